@@ -1,0 +1,327 @@
+"""Shared helpers for the benchmark scripts (quality.py, speed.py).
+
+Nothing here is part of the installed package: the benchmarks import the engine through its public
+modules (`napari_hacbsr.core.*`) exactly as a user would.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_HR_DIR = (REPO_ROOT.parent / "shared" / "data" / "planetary" / "hr").resolve()
+BENCH_OUT = REPO_ROOT / "bench_out"
+
+# Make `import napari_hacbsr` work from a plain checkout even before `pip install -e .`.
+_SRC = REPO_ROOT / "src"
+if _SRC.is_dir() and str(_SRC) not in sys.path:
+    sys.path.insert(0, str(_SRC))
+
+
+# ---------------------------------------------------------------------------- methods
+# name -> HACBSRConfig overrides (None: not an engine method). "-ck"/"-cl" mean *minus*.
+METHODS: dict[str, dict[str, Any] | None] = {
+    "bicubic": None,
+    "mlmc": {"mode": "mlmc"},
+    "hacbsr": {"mode": "hacbsr"},
+    "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},
+    "hacbsr-cl": {"mode": "hacbsr", "use_history": False},
+    "hacbsr-ck-cl": {"mode": "hacbsr", "use_cks": False, "use_history": False},
+}
+LABELS = {
+    "bicubic": "Bicubic",
+    "mlmc": "MLMC (mode)",
+    "hacbsr": "HACBSR",
+    "hacbsr-ck": "HACBSR (−CK)",
+    "hacbsr-cl": "HACBSR (−CL)",
+    "hacbsr-ck-cl": "HACBSR (−CK)(−CL)",
+}
+
+# The paper's Ceres-50 numbers (HACBSR paper Table I and Table III; spec §6.1). These are the
+# paper's figures on *its* data set, printed next to ours for reference only.
+# (method, scale) -> (PSNR, SSIM, LPIPS or None). Table I gives PSNR/SSIM; Table III adds LPIPS.
+PAPER_CERES50: dict[tuple[str, int], tuple[float, float, float | None]] = {
+    ("bicubic", 2): (27.80, 0.695, None), ("bicubic", 3): (24.32, 0.476, None),
+    ("bicubic", 4): (23.76, 0.445, None),
+    ("fkp-dip", 2): (29.87, 0.731, None), ("fkp-dip", 3): (28.97, 0.675, None),
+    ("fkp-dip", 4): (27.90, 0.650, None),
+    ("mlmc", 2): (32.07, 0.801, None), ("mlmc", 3): (30.60, 0.740, None), ("mlmc", 4): (29.40, 0.686, None),
+    ("hacbsr", 2): (32.21, 0.816, 0.364), ("hacbsr", 3): (30.96, 0.763, 0.442),
+    ("hacbsr", 4): (29.87, 0.720, 0.497),  # Table III prints 0.721 SSIM at x4 (spec A28)
+    ("hacbsr-ck", 2): (31.99, 0.815, 0.372), ("hacbsr-ck", 3): (30.91, 0.762, 0.443),
+    ("hacbsr-ck", 4): (29.81, 0.720, 0.500),
+    ("hacbsr-cl", 2): (32.21, 0.814, 0.365), ("hacbsr-cl", 3): (30.92, 0.762, 0.448),
+    ("hacbsr-cl", 4): (29.75, 0.720, 0.526),
+    ("hacbsr-ck-cl", 2): (31.99, 0.815, 0.370), ("hacbsr-ck-cl", 3): (30.89, 0.762, 0.444),
+    ("hacbsr-ck-cl", 4): (29.77, 0.720, 0.499),
+}
+
+
+def paper_cell(method: str, scale: int, with_lpips: bool = False) -> str:
+    vals = PAPER_CERES50.get((method, scale))
+    if vals is None:
+        return "–"
+    psnr, ssim, lp = vals
+    cell = f"{psnr:.2f}/{ssim:.3f}"
+    if with_lpips and lp is not None:
+        cell += f"/{lp:.3f}"
+    return cell
+
+
+# ---------------------------------------------------------------------------- images
+def read_manifest(hr_dir: Path) -> dict[str, dict[str, str]]:
+    """filename -> manifest row (empty when the folder has no MANIFEST.csv)."""
+    path = Path(hr_dir) / "MANIFEST.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as fh:
+        return {row["filename"]: row for row in csv.DictReader(fh)}
+
+
+IMAGE_EXTS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+
+
+def list_images(hr_dir: Path, limit: int | None = None, select: str = "spread",
+                names: Iterable[str] | None = None) -> list[tuple[Path, str]]:
+    """The HR images to benchmark, as (path, body) pairs, in a deterministic order.
+
+    select="sorted": file-name order. select="spread" (default): round-robin over planetary bodies
+    (Ceres first, as in the paper; then bodies alphabetically), so a small `limit` still covers
+    several bodies. `names` restricts to those file names (or stems).
+    """
+    hr_dir = Path(hr_dir)
+    if not hr_dir.is_dir():
+        raise SystemExit(f"HR folder not found: {hr_dir} (pass --hr-dir)")
+    manifest = read_manifest(hr_dir)
+    files = sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    if names:
+        wanted = set(names)
+        files = [p for p in files if p.name in wanted or p.stem in wanted]
+        missing = wanted - {p.name for p in files} - {p.stem for p in files}
+        if missing:
+            raise SystemExit(f"image(s) not found in {hr_dir}: {sorted(missing)}")
+    if not files:
+        raise SystemExit(f"no images ({', '.join(IMAGE_EXTS)}) in {hr_dir}")
+
+    def body_of(p: Path) -> str:
+        row = manifest.get(p.name)
+        if row and row.get("body"):
+            return row["body"]
+        return p.stem.split("_")[0].capitalize()
+
+    pairs = [(p, body_of(p)) for p in files]
+    if select == "spread":
+        groups: dict[str, list[tuple[Path, str]]] = {}
+        for pair in pairs:
+            groups.setdefault(pair[1], []).append(pair)
+        order = sorted(groups, key=lambda b: (b.lower() != "ceres", b.lower()))
+        spread: list[tuple[Path, str]] = []
+        depth = 0
+        while len(spread) < len(pairs):
+            for body in order:
+                if depth < len(groups[body]):
+                    spread.append(groups[body][depth])
+            depth += 1
+        pairs = spread
+    elif select != "sorted":
+        raise ValueError(f"select must be 'spread' or 'sorted', got {select!r}")
+    return pairs[:limit] if limit else pairs
+
+
+def load_gray01(path: Path) -> np.ndarray:
+    """An 8/16-bit image file as a 2-D float64 array in [0, 1] (colour is converted to luma)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(im, dtype=np.float64)
+            return arr / (65535.0 if arr.max() > 255 else 255.0)
+        return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+
+
+def centre_crop(img: np.ndarray, size: int | None) -> np.ndarray:
+    if not size:
+        return img
+    h, w = img.shape[:2]
+    ch, cw = min(size, h), min(size, w)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return img[top:top + ch, left:left + cw]
+
+
+def derived_seed(stem: str, scale: int, seed: int) -> int:
+    """Per-image degradation seed: crc32("<stem>|x<scale>|<seed>"). Stable across runs/machines."""
+    return zlib.crc32(f"{stem}|x{scale}|{seed}".encode()) & 0x7FFFFFFF
+
+
+def save_png01(path: Path, img: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.clip(np.round(np.asarray(img) * 255.0), 0, 255).astype(np.uint8)).save(path)
+
+
+# ---------------------------------------------------------------------------- peak memory
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class PeakMemory:
+    """Peak memory of the block: CUDA max allocated on a CUDA device, else process peak RSS.
+
+    CPU: resets the kernel's high-water mark (`echo 5 > /proc/self/clear_refs`) and reads VmHWM
+    afterwards; where that is unavailable, a 20 ms sampling thread over VmRSS (or ru_maxrss) is
+    used. The value is the whole process's RSS (Python + torch + data), not an increment.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.cuda = str(device).startswith("cuda")
+        self.peak_mb = float("nan")
+        self.kind = "cuda_max_allocated" if self.cuda else "cpu_peak_rss"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sampled = 0
+
+    def __enter__(self) -> PeakMemory:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            return self
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+            self._hwm = True
+        except OSError:
+            self._hwm = False
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            kb = _proc_status_kb("VmRSS")
+            if kb is None:
+                import resource
+
+                kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            self._sampled = max(self._sampled, kb)
+            self._stop.wait(0.02)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            self.peak_mb = torch.cuda.max_memory_allocated() / 2**20
+            return
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.peak_mb = self._sampled / 1024.0
+        else:
+            kb = _proc_status_kb("VmHWM")
+            self.peak_mb = kb / 1024.0 if kb is not None else float("nan")
+
+
+# ---------------------------------------------------------------------------- machine / provenance
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(device: str | None = None) -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host_cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "git_commit": git_commit(),
+    }
+    try:
+        import napari_hacbsr
+
+        info["napari_hacbsr"] = getattr(napari_hacbsr, "__version__", "?")
+    except Exception:  # noqa: BLE001 - provenance only
+        info["napari_hacbsr"] = None
+    if device is not None:
+        info["device"] = device
+    return info
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        sha = out.stdout.strip()
+        if not sha:
+            return None
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("+dirty-src" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value) if value not in (None, "") else "–"
+    if not np.isfinite(v):
+        return "–"
+    return f"{v:.{digits}f}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.t0

@@ -1,0 +1,1 @@
+"""The HACBSR engine: pure numpy + torch, no napari or Qt imports."""

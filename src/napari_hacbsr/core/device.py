@@ -1,0 +1,76 @@
+"""Device choice: "auto" picks cuda -> mps -> cpu; an explicit device that is absent is an error."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+DEVICE_ENV = "NAPARI_HACBSR_DEVICE"
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def available_devices() -> list[str]:
+    """Devices usable here, best first, e.g. ["cuda:0", "cpu"]."""
+    devices = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    if _mps_available():
+        devices.append("mps")
+    devices.append("cpu")
+    return devices
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """Turn "auto" | "cpu" | "cuda" | "cuda:N" | "mps" into a usable torch.device.
+
+    "auto" honours the NAPARI_HACBSR_DEVICE environment variable, then tries cuda, mps, cpu.
+    """
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    name = str(spec).strip().lower()
+    if name == "auto":
+        name = os.environ.get(DEVICE_ENV, "").strip().lower() or "auto"
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not _mps_available():
+            raise ValueError("device 'mps' was requested but Apple MPS is not available here; "
+                             "use device='auto' or 'cpu'")
+        return torch.device("mps")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {spec!r} was requested but no CUDA GPU is available "
+                             f"(torch {torch.__version__}); use device='auto' or 'cpu'")
+        index = torch.cuda.current_device()
+        if ":" in name:
+            try:
+                index = int(name.split(":", 1)[1])
+            except ValueError:
+                raise ValueError(f"cannot read the GPU index in {spec!r}; write e.g. 'cuda:0'") from None
+        count = torch.cuda.device_count()
+        if not 0 <= index < count:
+            raise ValueError(f"device {spec!r} does not exist: this machine has {count} CUDA device(s) "
+                             f"(cuda:0 .. cuda:{count - 1})")
+        return torch.device("cuda", index)
+    raise ValueError(f"unknown device {spec!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+def describe_device(device: torch.device) -> str:
+    """Human-readable name for status lines: 'cuda:0 — NVIDIA H100', 'CPU — no GPU found'."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} — {torch.cuda.get_device_name(index)}"
+    if device.type == "mps":
+        return "mps — Apple GPU"
+    if torch.cuda.is_available() or _mps_available():
+        return "CPU (a GPU is present but not selected)"
+    return "CPU — no GPU found"

@@ -1,0 +1,94 @@
+"""What the engine yields (`Step`) and returns (`Result`). Plain data, CPU numpy only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import HACBSRConfig
+
+
+@dataclass
+class Normalization:
+    """How the input was mapped to [0, 1]: x01 = (x - low) / (high - low), from finite pixels."""
+
+    low: float
+    high: float
+    input_dtype: str
+    output_dtype: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "input_dtype": self.input_dtype,
+                "output_dtype": self.output_dtype}
+
+
+@dataclass
+class Step:
+    """One progress record, yielded once per outer iteration (and once after kernel warm-up).
+
+    `sr` and `kernel` are CPU numpy copies present on the first and last iteration and every
+    `config.yield_every` iterations; otherwise None. `sr` has the output layout of the final
+    result (same axes as the input, spatial axes s times larger, input value range).
+    """
+
+    iteration: int  # outer iterations completed (0 for the warm-up record)
+    total: int  # outer iterations planned
+    stage: str  # "warmup" | "iterate" | "done"
+    losses: dict[str, float]  # last values: "data", "kernel", "kl", "contrast", "meta", ...
+    alpha: float | None  # last EMA momentum of the history model (None before the first update)
+    elapsed: float  # seconds since the run started
+    sr: np.ndarray | None = None
+    kernel: np.ndarray | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.iteration / self.total if self.total else 1.0
+
+
+@dataclass
+class Result:
+    """The final estimate and its provenance."""
+
+    sr: np.ndarray  # float32 (float64 for float64 input), input value range, input axes
+    kernel: np.ndarray  # K x K float32, sums to 1, cross-correlation convention (spec §1.1)
+    config: HACBSRConfig
+    device: str  # e.g. "cpu", "cuda:0"
+    device_name: str  # e.g. "CPU", "NVIDIA H100 80GB HBM3"
+    encoder: str  # e.g. "clip:ViT-B-32/openai", "fallback:pixels-224", "none"
+    encoder_note: str  # why the fallback was used, or ""
+    iterations_done: int
+    stopped_early: bool
+    timings: dict[str, float]  # seconds per stage: setup, warmup, kl, cil, history, meta, total
+    normalization: Normalization
+    missing_pixels: int  # NaN/inf input pixels treated as missing data
+    channel_axis: int | None
+    losses: list[dict[str, float]] = field(default_factory=list)  # one record per outer iteration
+    lr_consistency: float = float("nan")  # masked MSE of (sr ⊛ k)↓s vs the LR input, [0,1] units
+
+    @property
+    def final_losses(self) -> dict[str, float]:
+        return dict(self.losses[-1]) if self.losses else {}
+
+    def provenance(self) -> dict[str, Any]:
+        """JSON-serialisable summary for metadata, sidecar files and benchmark rows."""
+        from .. import __version__
+
+        return {
+            "version": __version__,
+            "config": self.config.to_dict(),
+            "seed": self.config.seed,
+            "device": self.device,
+            "device_name": self.device_name,
+            "encoder": self.encoder,
+            "encoder_note": self.encoder_note,
+            "iterations_done": self.iterations_done,
+            "stopped_early": self.stopped_early,
+            "timings": dict(self.timings),
+            "normalization": self.normalization.to_dict(),
+            "missing_pixels": self.missing_pixels,
+            "channel_axis": self.channel_axis,
+            "final_losses": self.final_losses,
+            "lr_consistency": self.lr_consistency,
+        }
