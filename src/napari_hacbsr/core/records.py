@@ -35,7 +35,7 @@ class Step:
 
     iteration: int  # outer iterations completed (0 for the warm-up record)
     total: int  # outer iterations planned
-    stage: str  # "warmup" | "iterate" | "done"
+    stage: str  # "warmup" (after kernel warm-up) | "iterate"
     losses: dict[str, float]  # last values: "data", "kernel", "kl", "contrast", "meta", ...
     alpha: float | None  # last EMA momentum of the history model (None before the first update)
     elapsed: float  # seconds since the run started
@@ -66,6 +66,7 @@ class Result:
     channel_axis: int | None
     losses: list[dict[str, float]] = field(default_factory=list)  # one record per outer iteration
     lr_consistency: float = float("nan")  # masked MSE of (sr ⊛ k)↓s vs the LR input, [0,1] units
+    inner_steps_done: int = 0
 
     @property
     def final_losses(self) -> dict[str, float]:
@@ -91,4 +92,5 @@ class Result:
             "channel_axis": self.channel_axis,
             "final_losses": self.final_losses,
             "lr_consistency": self.lr_consistency,
+            "inner_steps_done": self.inner_steps_done,
         }

@@ -1,0 +1,48 @@
+"""Blocking entry point for scripts, the console and batch runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .config import HACBSRConfig
+from .engine import iterate
+from .records import Result, Step
+
+
+def super_resolve(image: np.ndarray, scale: int = 2, *, config: HACBSRConfig | None = None,
+                  channel_axis: int | None = None, progress: bool = False,
+                  callback: Callable[[Step], Any] | None = None,
+                  should_stop: Callable[[], bool] | None = None, **overrides: Any) -> Result:
+    """Super-resolve `image` by `scale` and return the `Result` (blocking).
+
+    Config fields can be given as keywords (`iterations=50, seed=1, device="cpu"`) or as a
+    whole `config`; keywords win. `progress=True` shows a tqdm bar; `callback(step)` is called
+    for every yielded `Step`.
+    """
+    cfg = (config or HACBSRConfig()).replace(scale=scale, **overrides)
+    gen = iterate(image, cfg, should_stop, channel_axis=channel_axis)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.outer_iterations, desc=f"HACBSR ×{scale}", unit="it")
+    try:
+        while True:
+            try:
+                step = next(gen)
+            except StopIteration as done:
+                return done.value
+            if bar is not None:
+                bar.n = step.iteration
+                loss = step.losses.get("data")
+                if loss is not None:
+                    bar.set_postfix(loss=f"{loss:.2e}", refresh=False)
+                bar.refresh()
+            if callback is not None:
+                callback(step)
+    finally:
+        if bar is not None:
+            bar.close()

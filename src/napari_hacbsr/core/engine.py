@@ -1,0 +1,422 @@
+"""The HACBSR optimisation loop (paper Algorithm 1; spec §5.6) and MLMC mode (spec §3.2).
+
+`iterate` is the one generator behind the napari widget, the console, the CLI and batch runs.
+MLMC mode and the ablations (-CK, -CL) are switches of `HACBSRConfig`, not other loops:
+
+    stage            HACBSR                                   MLMC mode
+    kernel warm-up   Adam on CKS kernels                      Adam on random prior kernels
+    kernel prior     KL: T CKS kernels, unweighted            MCMC: L random kernels weighted by LR fit
+    image step       L_C + hyper-Laplacian + θh·history term  L_C + hyper-Laplacian
+    kernel meta      once per outer iteration, Eq. 12 weights  every 3 global steps, plain sum
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import math
+import time
+from collections.abc import Callable, Generator
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .cks import ContrastiveKernelSampler
+from .config import HACBSRConfig
+from .degradation import KernelSampler, forward_model
+from .device import describe_device, resolve_device
+from .encoder import load_encoder
+from .errors import OutOfMemoryError
+from .losses import alpha_from_loss, data_loss, hyper_laplacian, meta_weights
+from .networks import MIN_HR_SIDE, ImageGenerator, KernelGenerator
+from .records import Normalization, Result, Step
+
+LATENT_KERNEL = 200
+_NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
+_LUMA = np.array([65.481, 128.553, 24.966]) / 219.0  # BT.601 weights, normalised to sum 1
+
+
+# ---------------------------------------------------------------------------- input handling
+@dataclass
+class PreparedImage:
+    """The LR image as the engine sees it: (C, h, w) float32 in [0, 1], plus how to undo that."""
+
+    y: np.ndarray  # (C_net, h, w), missing pixels set to 0
+    mask: np.ndarray | None  # (1, h, w) float32, 1 = observed; None when nothing is missing
+    normalization: Normalization
+    channel_axis: int | None  # normalised (non-negative) axis of the input, or None
+    input_channels: int
+    missing_pixels: int
+
+    @property
+    def net_channels(self) -> int:
+        return self.y.shape[0]
+
+    def to_output(self, x01: np.ndarray) -> np.ndarray:
+        """Network output (C_net, H, W) in [0, 1] -> the input's layout and value range."""
+        x = x01.astype(np.float64)
+        if self.input_channels == 1 and x.shape[0] == 3:  # gray run as replicated RGB (paper)
+            x = np.tensordot(_LUMA, x, axes=1)[None]
+        norm = self.normalization
+        x = x * (norm.high - norm.low) + norm.low
+        x = x.astype(norm.output_dtype)
+        if self.channel_axis is None:
+            return x[0]
+        return np.moveaxis(x, 0, self.channel_axis)
+
+
+def min_lr_side(scale: int) -> int:
+    """Smallest LR side the generator accepts: its HR side must reach 33 px (5 stride-2 levels)."""
+    return math.ceil(MIN_HR_SIDE / scale)
+
+
+def prepare_image(image: np.ndarray, scale: int, channel_axis: int | None = None,
+                  gray_channels: int = 3) -> PreparedImage:
+    """Validate and normalise an input image. Raises ValueError that says what to do."""
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 2:
+        raise ValueError(f"scale must be an integer >= 2 (e.g. 2, 3, 4), got {scale!r}")
+    arr = np.asarray(image)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"image must hold real numbers (any integer or float dtype), got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"image is empty (shape {arr.shape}); load an image with pixels")
+    if arr.ndim == 2:
+        if channel_axis is not None:
+            raise ValueError("channel_axis was given but the image is 2-D; leave channel_axis=None for grayscale")
+        chw = arr[None]
+        axis = None
+    elif arr.ndim == 3:
+        if channel_axis is None:
+            raise ValueError(
+                f"image has 3 dimensions {arr.shape} but no channel axis was declared; pass channel_axis "
+                f"(e.g. channel_axis=-1 for RGB/multi-band), or take one 2-D plane (e.g. image[0]) if this "
+                f"is a stack or volume")
+        if not -3 <= channel_axis <= 2:
+            raise ValueError(f"channel_axis {channel_axis} is out of range for a 3-D image")
+        axis = channel_axis % 3
+        chw = np.moveaxis(arr, axis, 0)
+    else:
+        raise ValueError(
+            f"image must be 2-D (H, W), or 3-D with a declared channel axis; got {arr.ndim}-D shape {arr.shape}. "
+            f"Select one 2-D plane (e.g. image[0]) or one time point first")
+    channels, h, w = chw.shape
+    need = min_lr_side(scale)
+    if min(h, w) < need:
+        raise ValueError(
+            f"image is {h}×{w} pixels; at ×{scale} HACBSR needs at least {need}×{need} (the generator works on "
+            f"the {scale * need}-px high-res grid and the blur kernel must fit). Use a larger crop or a "
+            f"smaller scale")
+    values = chw.astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise ValueError("image has no finite pixels (all NaN/inf); nothing to super-resolve")
+    low, high = float(values[finite].min()), float(values[finite].max())
+    if not high > low:
+        raise ValueError(f"image is constant (every finite pixel is {low}); there is no detail to super-resolve")
+    pixel_ok = finite.all(axis=0)
+    missing = int((~pixel_ok).sum())
+    y = np.where(finite, (values - low) / (high - low), 0.0)
+    if missing:
+        y = np.where(pixel_ok[None], y, 0.0)  # a pixel with any missing band is missing
+    if channels == 1 and gray_channels == 3:
+        y = np.repeat(y, 3, axis=0)
+    out_dtype = "float64" if arr.dtype == np.float64 else "float32"
+    mask = pixel_ok[None].astype(np.float32) if missing else None
+    return PreparedImage(y.astype(np.float32), mask, Normalization(low, high, str(arr.dtype), out_dtype),
+                         axis, channels, missing)
+
+
+def validate_image(image: np.ndarray, scale: int, channel_axis: int | None = None) -> None:
+    """Raise the ValueError that `iterate` would raise for this input, without running anything."""
+    prepare_image(image, scale, channel_axis)
+
+
+# ---------------------------------------------------------------------------- the solver
+class Solver:
+    """State of one run, with one method per stage so benchmarks can time each of them."""
+
+    def __init__(self, prepared: PreparedImage, config: HACBSRConfig, device: torch.device) -> None:
+        self.cfg = config
+        self.prepared = prepared
+        self.device = device
+        self.timings = dict.fromkeys(("setup", "warmup", "kl", "cil", "history", "meta"), 0.0)
+        t0 = time.perf_counter()
+        scale, channels = config.scale, prepared.net_channels
+        _, h, w = prepared.y.shape
+        # Everything random in torch is drawn here, on the CPU, from a private seed: same seed ->
+        # same init on every device, and the caller's global RNG state is left untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(config.seed)
+            self.z_x = torch.rand(1, channels, scale * h, scale * w) * _NOISE_SCALE
+            self.z_k = torch.rand(LATENT_KERNEL) * _NOISE_SCALE
+            self.net_x = ImageGenerator(channels, channels)
+            self.net_k = KernelGenerator(config.kernel_size, LATENT_KERNEL)
+        self.net_hist = None
+        if config.history_enabled:  # A14: an exact copy at init, parameters-only EMA, no grad
+            self.net_hist = copy.deepcopy(self.net_x).requires_grad_(False).to(device)
+        self.net_x.to(device)
+        self.net_k.to(device)
+        self.z_x, self.z_k = self.z_x.to(device), self.z_k.to(device)
+        self.y = torch.from_numpy(prepared.y)[None].to(device)
+        self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
+        self.opt_x = torch.optim.Adam(self.net_x.parameters(), lr=config.lr_image)
+        self.opt_k = torch.optim.Adam(self.net_k.parameters(), lr=config.lr_kernel)  # one Adam (A19)
+
+        rng = np.random.default_rng(config.seed)
+        self.prior = KernelSampler.prior(scale, rng)
+        if config.mode == "hacbsr":
+            self.draw_kernel: Callable[[], np.ndarray] = ContrastiveKernelSampler(
+                self.prior, config.proposals, config.cks_window, config.cks_weights,
+                config.cks_tau, config.cks_sigma_min, config.cks_sigma_max)
+        else:
+            self.draw_kernel = self.prior
+        self.encoder = load_encoder(config, device)
+        self.feat_hist: torch.Tensor | None = None
+        self.global_step = 0
+        self.alpha: float | None = None
+        self.x_last: torch.Tensor | None = None
+        self.k_last: torch.Tensor | None = None
+        self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
+                         if config.precision == "bf16" else nullcontext())
+        self.timings["setup"] = time.perf_counter() - t0
+
+    # -------------------------------------------------------------- helpers
+    def _kernels(self, n: int, draw: Callable[[], np.ndarray]) -> torch.Tensor:
+        stack = np.stack([draw() for _ in range(n)]).astype(np.float32)
+        return torch.from_numpy(stack).to(self.device)
+
+    def _kernel_step(self, loss: torch.Tensor) -> None:
+        self.opt_k.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_k.step()
+
+    def generate(self) -> torch.Tensor:
+        with self.autocast:
+            x = self.net_x(self.z_x)
+        return x.float()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.encoder is not None
+        return self.encoder.module(x).float()
+
+    # -------------------------------------------------------------- stages
+    def warmup(self, should_stop: Callable[[], bool]) -> bool:
+        """Fit G_k to prior kernels (A18); returns False if stopped."""
+        t0 = time.perf_counter()
+        try:
+            for i in range(self.cfg.kernel_warmup):
+                if i % 20 == 0 and should_stop():
+                    return False
+                target = self._kernels(1, self.draw_kernel)[0]
+                self._kernel_step(F.mse_loss(self.net_k(self.z_k), target))
+            if self.net_hist is not None:
+                self.refresh_history_features()
+            return True
+        finally:
+            self.timings["warmup"] += time.perf_counter() - t0
+
+    def kernel_prior_step(self) -> float:
+        """HACBSR's KL stage (Eq. 5) or MLMC's MCMC kernel approximation; one Adam step on φ_k."""
+        t0 = time.perf_counter()
+        cfg = self.cfg
+        if cfg.mode == "hacbsr":
+            targets = self._kernels(cfg.kl_kernels, self.draw_kernel)
+            k = self.net_k(self.z_k)
+            loss = ((k[None] - targets) ** 2).mean(dim=(1, 2)).sum()
+        else:
+            targets = self._kernels(cfg.mcmc_samples, self.prior)
+            with torch.no_grad():
+                x = self.generate()
+                fits = [data_loss(forward_model(x, t, cfg.scale), self.y, self.mask, False).item()
+                        for t in targets]
+            weights = torch.tensor(meta_weights(fits), device=self.device)
+            k = self.net_k(self.z_k)
+            loss = (weights * ((k[None] - targets) ** 2).mean(dim=(1, 2))).sum()
+        self._kernel_step(loss)
+        self.timings["kl"] += time.perf_counter() - t0
+        return float(loss.item())
+
+    def image_step(self, kernel: torch.Tensor, use_ssim: bool) -> tuple[dict[str, float], torch.Tensor]:
+        """One CIL step on φ_x (Eqs. 7-9); returns its losses and the kernel-side loss graph."""
+        t0 = time.perf_counter()
+        cfg = self.cfg
+        x = self.generate()
+        core = data_loss(forward_model(x, kernel.detach(), cfg.scale), self.y, self.mask, use_ssim)
+        loss = core
+        record = {"data": core}
+        if cfg.hyper_laplacian_weight > 0:
+            prior = cfg.hyper_laplacian_weight * hyper_laplacian(x, cfg.hyper_laplacian_p) / self.y.numel()
+            loss = loss + prior
+            record["hyper_laplacian"] = prior
+        if self.net_hist is not None:
+            contrast = F.mse_loss(self.features(x), self.feat_hist)
+            loss = loss + cfg.theta_h * contrast
+            record["contrast"] = contrast
+        self.opt_x.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_x.step()
+        self.x_last = x.detach()
+        kernel_loss = data_loss(forward_model(self.x_last, kernel, cfg.scale), self.y, self.mask, use_ssim)
+        self.global_step += 1
+        values = {name: float(v.item()) for name, v in record.items()}
+        values["kernel"] = float(kernel_loss.item())
+        self.timings["cil"] += time.perf_counter() - t0
+        return values, kernel_loss
+
+    def refresh_history_features(self) -> None:
+        with torch.no_grad(), self.autocast:
+            x_hist = self.net_hist(self.z_x).float()
+        with torch.no_grad():
+            self.feat_hist = self.features(x_hist)
+
+    def history_update(self, current_loss: float) -> None:
+        """Eq. 14-15: EMA of the image parameters with loss-adaptive momentum α."""
+        t0 = time.perf_counter()
+        cfg = self.cfg
+        self.alpha = alpha_from_loss(current_loss, cfg.alpha_range, cfg.alpha_loss_range)
+        with torch.no_grad():
+            for p_hist, p in zip(self.net_hist.parameters(), self.net_x.parameters(), strict=True):
+                p_hist.mul_(self.alpha).add_(p, alpha=1.0 - self.alpha)
+        self.refresh_history_features()
+        self.timings["history"] += time.perf_counter() - t0
+
+    def meta_update(self, kernel_losses: list[torch.Tensor], values: list[float] | None = None) -> float:
+        """Eq. 10-13 (HACBSR: weighted by Eq. 12) or MLMC's plain sum when values is None."""
+        t0 = time.perf_counter()
+        if values is None:
+            loss = torch.stack(kernel_losses).sum()
+        else:
+            weights = meta_weights(values)
+            loss = sum(w * l for w, l in zip(weights, kernel_losses, strict=True))
+        self._kernel_step(loss)
+        self.timings["meta"] += time.perf_counter() - t0
+        return float(loss.item())
+
+    # -------------------------------------------------------------- one outer iteration
+    def outer_iteration(self, index: int, should_stop: Callable[[], bool]) -> tuple[dict[str, float], bool]:
+        """KL/MCMC stage, P image steps, kernel meta update. Returns (losses, stopped)."""
+        cfg = self.cfg
+        losses: dict[str, float] = {"kl": self.kernel_prior_step()}
+        use_ssim = index < cfg.ssim_phase
+        hacbsr = cfg.mode == "hacbsr"
+        kernel = self.net_k(self.z_k) if hacbsr else None  # k_cil, fixed for the P steps (Alg. 1 l.7)
+        kernel_losses: list[torch.Tensor] = []
+        kernel_values: list[float] = []
+        for _ in range(cfg.inner_steps):
+            if should_stop():
+                return losses, True
+            if not hacbsr:
+                kernel = self.net_k(self.z_k)  # MLMC re-reads the kernel after each meta step
+            self.k_last = kernel.detach()
+            step, kernel_loss = self.image_step(kernel, use_ssim)
+            losses.update(step)
+            kernel_losses.append(kernel_loss)
+            kernel_values.append(step["kernel"])
+            if self.net_hist is not None and self.global_step % cfg.history_interval == 0:
+                self.history_update(step["data"])
+            if not hacbsr and self.global_step % cfg.mlmc_meta_interval == 0:
+                losses["meta"] = self.meta_update(kernel_losses)
+                kernel_losses, kernel_values = [], []
+        if hacbsr:
+            losses["meta"] = self.meta_update(kernel_losses, kernel_values)
+        return losses, False
+
+    # -------------------------------------------------------------- outputs
+    def current_estimate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            x = self.x_last if self.x_last is not None else self.generate()
+            k = self.k_last if self.k_last is not None else self.net_k(self.z_k)
+        return x, k
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        x, k = self.current_estimate()
+        return self.prepared.to_output(x[0].cpu().numpy()), k.cpu().numpy().astype(np.float32)
+
+    def lr_consistency(self) -> float:
+        x, k = self.current_estimate()
+        with torch.no_grad():
+            return float(data_loss(forward_model(x, k, self.cfg.scale), self.y, self.mask, False).item())
+
+    def release(self) -> None:
+        for name in ("net_x", "net_k", "net_hist", "opt_x", "opt_k", "encoder", "z_x", "y", "mask",
+                     "x_last", "k_last", "feat_hist"):
+            setattr(self, name, None)
+
+
+# ---------------------------------------------------------------------------- the generator
+def _is_oom(exc: BaseException) -> bool:
+    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(exc, oom_type) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def _free_device_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
+
+
+def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
+            should_stop: Callable[[], bool] | None = None, *,
+            channel_axis: int | None = None) -> Generator[Step, None, Result]:
+    """Run HACBSR on `image`, yielding a `Step` per outer iteration and returning a `Result`.
+
+    image: 2-D (H, W), or 3-D with `channel_axis` declared; any real dtype; NaN/inf = missing.
+    should_stop: polled before every inner step; when it returns True the run ends and the
+    current estimate is returned (Result.stopped_early = True).
+    The input array is never modified.
+    """
+    cfg = config if config is not None else HACBSRConfig()
+    if not isinstance(cfg, HACBSRConfig):
+        raise TypeError(f"config must be a HACBSRConfig, got {type(cfg).__name__}")
+    cfg.validate()
+    prepared = prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)
+    device = resolve_device(cfg.device)
+    stop = should_stop or (lambda: False)
+    start = time.perf_counter()
+    total = cfg.outer_iterations
+    solver: Solver | None = None
+    try:
+        solver = Solver(prepared, cfg, device)
+        history: list[dict[str, float]] = []
+        stopped = not solver.warmup(stop)
+        sr, kernel = solver.snapshot()
+        yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel)
+        done = 0
+        for index in range(total if not stopped else 0):
+            losses, stopped = solver.outer_iteration(index, stop)
+            if stopped:
+                break
+            done = index + 1
+            history.append(losses)
+            with_arrays = done == 1 or done == total or done % cfg.yield_every == 0
+            sr, kernel = solver.snapshot() if with_arrays else (None, None)
+            yield Step(done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel)
+        sr, kernel = solver.snapshot()
+        timings = dict(solver.timings)
+        timings["total"] = time.perf_counter() - start
+        encoder = solver.encoder
+        return Result(
+            sr=sr, kernel=kernel, config=cfg, device=str(device), device_name=describe_device(device),
+            encoder=encoder.name if encoder else "none", encoder_note=encoder.note if encoder else "",
+            iterations_done=done, stopped_early=stopped, timings=timings,
+            normalization=prepared.normalization, missing_pixels=prepared.missing_pixels,
+            channel_axis=prepared.channel_axis, losses=history, lr_consistency=solver.lr_consistency(),
+            inner_steps_done=solver.global_step)
+    except Exception as exc:
+        if _is_oom(exc):
+            solver = None
+            _free_device_memory(device)
+            raise OutOfMemoryError(
+                f"{describe_device(device)} ran out of memory for a {prepared.y.shape[1]}×{prepared.y.shape[2]} "
+                f"image at ×{cfg.scale}. Memory has been released: try a smaller crop, a smaller scale, or "
+                f"device='cpu'.") from None
+        raise
+    finally:
+        if solver is not None:
+            solver.release()
+        _free_device_memory(device)
