@@ -1,0 +1,70 @@
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+
+from napari_hacbsr.cli import main
+
+TINY_ARGS = ["--iters", "2", "--kernel-warmup", "3", "--encoder", "fallback", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture
+def hr_png(tmp_path):
+    yy, xx = np.mgrid[0:40, 0:40]
+    img = (127 + 100 * np.sin(xx / 3.0) * np.cos(yy / 5.0)).astype(np.uint8)
+    path = tmp_path / "hr.png"
+    iio.imwrite(path, img)
+    return path
+
+
+def test_degrade_then_run(hr_png, tmp_path, capsys):
+    assert main(["degrade", str(hr_png), "--scale", "2", "--noise", "0.01", "-o", str(tmp_path / "lr")]) == 0
+    lr_png = tmp_path / "lr" / "hr_LR_x2.png"
+    assert iio.imread(lr_png).shape == (20, 20)
+    params = json.loads((tmp_path / "lr" / "hr_LR_x2.json").read_text())
+    assert params["protocol"] == "stride" and params["kernel_size"] == 11
+    assert tifffile.imread(tmp_path / "lr" / "hr_LR_x2_kernel.tif").shape == (11, 11)
+
+    out = tmp_path / "sr"
+    assert main(["run", str(lr_png), "--scale", "2", "-o", str(out), *TINY_ARGS]) == 0
+    sr = tifffile.imread(out / "hr_LR_x2_HACBSR_x2.tif")
+    assert sr.shape == (40, 40) and sr.dtype == np.float32
+    assert iio.imread(out / "hr_LR_x2_HACBSR_x2.png").dtype == np.uint8
+    assert tifffile.imread(out / "hr_LR_x2_HACBSR_kernel.tif").shape == (11, 11)
+    meta = json.loads((out / "hr_LR_x2_HACBSR.json").read_text())
+    assert meta["config"]["scale"] == 2 and meta["iterations_done"] == 2 and meta["encoder"].startswith("fallback")
+    assert "device CPU" in capsys.readouterr().out
+
+
+def test_unreadable_and_missing_files_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert main(["run", str(bad), *TINY_ARGS]) == 2
+    assert "cannot be read as an image" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "absent.tif"), *TINY_ARGS]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_invalid_image_and_scale_exit_2(hr_png, tmp_path, capsys):
+    tiny = tmp_path / "tiny.png"
+    iio.imwrite(tiny, np.zeros((4, 4), np.uint8) + np.arange(4, dtype=np.uint8))
+    assert main(["run", str(tiny), "--scale", "2", *TINY_ARGS]) == 2
+    assert "at least" in capsys.readouterr().err
+    assert main(["run", str(hr_png), "--scale", "1", *TINY_ARGS]) == 2
+    assert "scale" in capsys.readouterr().err
+
+
+def test_rgb_png_keeps_colour_and_gray_rgb_becomes_gray(tmp_path):
+    from napari_hacbsr.files import read_image
+
+    rng = np.random.default_rng(0)
+    colour = (rng.random((20, 20, 3)) * 255).astype(np.uint8)
+    iio.imwrite(tmp_path / "c.png", colour)
+    img, axis = read_image(tmp_path / "c.png")
+    assert img.shape == (20, 20, 3) and axis == -1
+    gray = np.repeat(colour[..., :1], 3, axis=-1)
+    iio.imwrite(tmp_path / "g.png", gray)
+    img, axis = read_image(tmp_path / "g.png")
+    assert img.shape == (20, 20) and axis is None
