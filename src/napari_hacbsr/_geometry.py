@@ -72,9 +72,11 @@ def layer_problem(layer: Any) -> str | None:
     if layer is None:
         return ("Select an Image layer first (open an image, or load the sample: "
                 "File → Open Sample → napari-hacbsr).")
+    from napari.layers import Image
+
     name = getattr(layer, "name", "?")
-    kind = type(layer).__name__
-    if getattr(layer, "_type_string", None) != "image" and kind != "Image":
+    kind = layer.__class__.__name__  # (napari's PublicOnlyProxy forwards __class__)
+    if not isinstance(layer, Image):
         return (f"'{name}' is a {kind} layer; HACBSR super-resolves Image layers only "
                 "(a 2-D grey or RGB image).")
     if getattr(layer, "multiscale", False):
