@@ -124,7 +124,10 @@ def list_images(hr_dir: Path, limit: int | None = None, select: str = "spread",
         return p.stem.split("_")[0].capitalize()
 
     pairs = [(p, body_of(p)) for p in files]
-    if select == "spread":
+    if names:  # the order given
+        rank = {n: i for i, n in enumerate(names)}
+        pairs.sort(key=lambda pb: rank.get(pb[0].name, rank.get(pb[0].stem, 0)))
+    elif select == "spread":
         groups: dict[str, list[tuple[Path, str]]] = {}
         for pair in pairs:
             groups.setdefault(pair[1], []).append(pair)

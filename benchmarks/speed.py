@@ -1,0 +1,368 @@
+#!/usr/bin/env python
+"""Speed and memory benchmark of the HACBSR engine, stage by stage.
+
+    python benchmarks/speed.py                       # CPU: HR 64..256, ×4, fp32 + bf16
+    python benchmarks/speed.py --device cuda --sizes 64 128 256 512 1024
+
+For each (variant, HR size, precision) a fresh worker process builds the engine's own `Solver`
+(`napari_hacbsr.core.engine`, which has one method per stage) on a synthetic LR image and times:
+
+  bare DIP step     G_x forward + MSE(A(x, k), y) + backward + Adam step: the physical floor
+  image step        the engine's full image step (data + hyper-Laplacian + history/CLIP term,
+                    backward, Adam, kernel-side loss)
+  f_c term          the CLIP (or fallback) feature term alone: f_c(x) forward + backward
+  KL / MCMC stage   HACBSR: T CKS kernels + one kernel Adam step; MLMC: L prior kernels weighted
+                    by their LR fit (one extra no-grad G_x forward) + one kernel step
+  meta update       weighted sum of the P kernel-side losses + kernel Adam step
+  history update    EMA of G_x's parameters + no-grad G_x^hist forward + f_c(x_h)
+  outer iteration   `Solver.outer_iteration` (MSE phase), i.e. everything above as the loop runs it
+  inner step (amortised) = outer iteration / P; ratio = inner step / bare DIP step (target ≤ 1.3)
+
+Timings are medians over --repeats calls after --warmup calls (CUDA synchronised). Memory is the
+worker's peak over the timed loop: CUDA max allocated, or the process's peak RSS on CPU (also given
+above the RSS measured right before the solver was built). Results: speed.csv, speed.md, speed.json
+in --out (default bench_out/speed/<device>).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+# variant -> HACBSRConfig overrides. "hacbsr" uses the encoder the run would use here (CLIP when
+# its weights load, else the labelled fallback); "hacbsr-clip-arch" forces the real ViT-B/32
+# architecture with random weights, which costs what CLIP costs (timing only, never for quality).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "hacbsr": {"mode": "hacbsr"},
+    "hacbsr-clip-arch": {"mode": "hacbsr", "encoder": "clip", "clip_pretrained": "none"},
+    "mlmc": {"mode": "mlmc"},
+}
+STAGES = ("bare_dip_step", "image_step", "fc_term", "kl_stage", "meta_update", "history_update",
+          "outer_iteration")
+
+
+# ---------------------------------------------------------------------------- worker
+def _sync(device: Any) -> None:
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(fn, device, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def worker(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+
+    from napari_hacbsr.core.config import HACBSRConfig
+    from napari_hacbsr.core.degradation import forward_model
+    from napari_hacbsr.core.device import resolve_device
+    from napari_hacbsr.core.engine import Solver, prepare_image
+
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
+    scale, size = int(spec["scale"]), int(spec["size"])
+    device = resolve_device(spec["device"])
+    overrides = dict(VARIANTS[spec["variant"]])
+    if spec["variant"] == "hacbsr" and spec.get("encoder"):
+        overrides["encoder"] = spec["encoder"]
+    cfg = HACBSRConfig(scale=scale, seed=0, device=str(device), precision=spec["precision"],
+                       kernel_warmup=0, ssim_phase=0, **overrides)
+    rng = np.random.default_rng(0)
+    lr_side = size // scale
+    yy, xx = np.mgrid[0:lr_side, 0:lr_side] / max(1, lr_side)
+    lr = (0.5 + 0.2 * np.sin(9 * xx) * np.cos(7 * yy) + 0.05 * rng.standard_normal((lr_side, lr_side)))
+    lr = np.clip(lr, 0, 1).astype(np.float32)
+    rss_before = (C._proc_status_kb("VmRSS") or 0) / 1024.0
+    mem = C.PeakMemory(str(device))
+    mem.__enter__()
+    prepared = prepare_image(lr, scale, None, cfg.gray_channels)
+    t0 = time.perf_counter()
+    solver = Solver(prepared, cfg, device)
+    setup_s = time.perf_counter() - t0
+    if solver.net_hist is not None:
+        solver.refresh_history_features()
+    warm, reps = int(spec["warmup"]), int(spec["repeats"])
+    out: dict[str, Any] = {**spec, "device_name": C.machine_info()["gpu"] or C.cpu_model(),
+                           "encoder": solver.encoder.name if solver.encoder else "none",
+                           "hr_side": size, "lr_side": lr_side, "setup_s": setup_s}
+    kernel = solver.net_k(solver.z_k).detach()
+
+    def bare_step() -> None:  # the floor: what any DIP-based blind SR must pay per image step
+        x = solver.generate()
+        loss = F.mse_loss(forward_model(x, kernel, scale), solver.y)
+        solver.opt_x.zero_grad(set_to_none=True)
+        loss.backward()
+        solver.opt_x.step()
+
+    k_live = solver.net_k(solver.z_k)
+    out["image_step"] = _time(lambda: solver.image_step(k_live, False), device, warm, reps)
+
+    if solver.encoder is not None:
+        x_leaf = torch.rand(1, prepared.net_channels, size, size, device=device, requires_grad=True)
+
+        def fc_term() -> None:
+            loss = F.mse_loss(solver.features(x_leaf), solver.feat_hist)
+            loss.backward()
+            x_leaf.grad = None
+
+        out["fc_term"] = _time(fc_term, device, warm, reps)
+        out["history_update"] = _time(lambda: solver.history_update(1e-3), device, warm, reps)
+    else:
+        out["fc_term"] = 0.0
+        out["history_update"] = 0.0
+    out["kl_stage"] = _time(solver.kernel_prior_step, device, warm, reps)
+
+    def meta() -> None:
+        k = solver.net_k(solver.z_k)
+        losses = [F.mse_loss(forward_model(solver.x_last, k, scale), solver.y)
+                  for _ in range(cfg.inner_steps)]
+        values = [float(v.item()) for v in losses] if cfg.mode == "hacbsr" else None
+        solver.meta_update(losses, values)
+
+    out["meta_update"] = _time(meta, device, warm, reps)
+    # The headline ratio: interleaved rounds of one outer iteration and P bare steps, so that load
+    # drift on a shared machine hits both sides alike; medians over the rounds.
+    counter = iter(range(10**9))
+
+    def outer() -> None:
+        solver.outer_iteration(cfg.ssim_phase + next(counter), lambda: False)
+
+    def bare_p() -> None:
+        for _ in range(cfg.inner_steps):
+            bare_step()
+
+    outer()
+    bare_p()
+    outer_t, bare_t = [], []
+    for _ in range(max(3, int(spec.get("rounds", 4)))):
+        outer_t.append(_time(outer, device, 0, 1))
+        bare_t.append(_time(bare_p, device, 0, 1) / cfg.inner_steps)
+    out["outer_iteration"] = statistics.median(outer_t)
+    out["bare_dip_step"] = statistics.median(bare_t)
+    out["outer_iteration_samples"] = outer_t
+    out["bare_dip_step_samples"] = bare_t
+    out["inner_steps"] = cfg.inner_steps
+    out["inner_step_amortised"] = out["outer_iteration"] / cfg.inner_steps
+    out["ratio_vs_bare"] = out["inner_step_amortised"] / out["bare_dip_step"]
+    mem.__exit__(None, None, None)
+    out["peak_mem_mb"] = mem.peak_mb
+    out["mem_kind"] = mem.kind
+    out["rss_before_mb"] = rss_before if mem.kind == "cpu_peak_rss" else float("nan")
+    out["mem_above_start_mb"] = mem.peak_mb - rss_before if mem.kind == "cpu_peak_rss" else mem.peak_mb
+    # bookkeeping for the breakdown: how often each stage runs per outer iteration
+    if cfg.mode == "hacbsr":
+        hist = cfg.inner_steps / cfg.history_interval if solver.net_hist is not None else 0
+        calls = {"kl_stage": 1, "image_step": cfg.inner_steps, "meta_update": 1, "history_update": hist}
+    else:
+        calls = {"kl_stage": 1, "image_step": cfg.inner_steps,
+                 "meta_update": cfg.inner_steps / cfg.mlmc_meta_interval, "history_update": 0}
+    out["calls_per_outer"] = calls
+    solver.release()
+    return out
+
+
+# ---------------------------------------------------------------------------- driver
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
+    p.add_argument("--sizes", type=int, nargs="+", default=None,
+                   help="HR sides (default CPU 64 128 192 256; CUDA 64 128 256 512 1024)")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    p.add_argument("--bf16-variants", nargs="+", default=["hacbsr"], choices=list(VARIANTS),
+                   help="variants that are also timed in bf16 (keeps the CPU run short)")
+    p.add_argument("--encoder", choices=["auto", "clip", "fallback"], default="auto",
+                   help="encoder of the plain 'hacbsr' variant")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5, help="timed calls per stage")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="interleaved rounds (1 outer iteration + P bare steps) for the headline ratio")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per worker")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    return p
+
+
+def run_worker_process(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**spec, "error": f"timeout after {timeout:.0f} s"}
+    for line in reversed(proc.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return {**spec, "error": " | ".join(tail) or f"exit {proc.returncode}"}
+
+
+def ms(v: Any) -> str:
+    try:
+        return f"{1000 * float(v):.1f}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def report(results: list[dict[str, Any]], info: dict[str, Any], args: argparse.Namespace) -> str:
+    ok = [r for r in results if "error" not in r]
+    lines = ["# HACBSR speed and memory benchmark", "",
+             f"Machine: {info['host_cpu']} ({info['cpu_count']} logical CPUs, torch threads "
+             f"{info['torch_threads']}), GPU: {info['gpu'] or 'none'}; torch {info['torch']}, python "
+             f"{info['python']}; commit {info['git_commit']}; {info['date']}.",
+             f"Scale ×{args.scale}; stages: median of {args.repeats} timed calls after {args.warmup} warm-up "
+             f"calls; bare step and outer iteration: median of {args.rounds} interleaved rounds; "
+             "times in ms; memory in MiB (CPU: whole-process peak RSS and the part above the RSS before the "
+             "solver was built; CUDA: max allocated).", ""]
+    header = ["variant", "precision", "HR", "encoder", "bare DIP step", "image step", "f_c term",
+              "KL/MCMC stage", "meta update", "history update", "inner step (amortised)", "ratio vs bare",
+              "peak mem", "mem above start"]
+    rows = []
+    for r in sorted(ok, key=lambda r: (list(VARIANTS).index(r["variant"]), r["precision"], r["hr_side"])):
+        rows.append([r["variant"], r["precision"], f"{r['hr_side']}²", r["encoder"], ms(r["bare_dip_step"]),
+                     ms(r["image_step"]), ms(r["fc_term"]), ms(r["kl_stage"]), ms(r["meta_update"]),
+                     ms(r["history_update"]), ms(r["inner_step_amortised"]), f"{r['ratio_vs_bare']:.2f}",
+                     C.fmt(r["peak_mem_mb"], 0), C.fmt(r["mem_above_start_mb"], 0)])
+    lines += ["## Per stage and per size", "", C.markdown_table(header, rows), ""]
+    # breakdown of one amortised inner step at the largest size, per variant (fp32)
+    for variant in VARIANTS:
+        cand = [r for r in ok if r["variant"] == variant and r["precision"] == "fp32"]
+        if not cand:
+            continue
+        r = max(cand, key=lambda r: r["hr_side"])
+        p = r["inner_steps"]
+        calls = r["calls_per_outer"]
+        parts = [
+            ("bare DIP step (floor)", r["bare_dip_step"] * calls["image_step"]),
+            ("image-step extras (HL, f_c term, kernel-side loss)",
+             (r["image_step"] - r["bare_dip_step"]) * calls["image_step"]),
+            ("KL (HACBSR) / MCMC (MLMC) stage", r["kl_stage"] * calls["kl_stage"]),
+            ("meta update", r["meta_update"] * calls["meta_update"]),
+            ("history update", r["history_update"] * calls["history_update"]),
+        ]
+        accounted = sum(v for _, v in parts)
+        parts.append(("other (loop overhead, re-reading k)", r["outer_iteration"] - accounted))
+        total = r["outer_iteration"]
+        rows = [[name, ms(v / p), f"{100 * v / total:.0f}%"] for name, v in parts]
+        rows.append(["**inner step (amortised)**", f"**{ms(total / p)}**", "100%"])
+        rows.append(["ratio vs bare DIP step", f"**{r['ratio_vs_bare']:.2f}**", "target ≤ 1.3"])
+        lines += [f"## Breakdown of one amortised inner step — {variant}, HR {r['hr_side']}², fp32, "
+                  f"encoder {r['encoder']}", "",
+                  f"Per outer iteration: {calls['image_step']} image steps, {calls['kl_stage']} KL/MCMC "
+                  "stage, "
+                  f"{calls['meta_update']:.2g} meta updates, {calls['history_update']:.2g} history updates; "
+                  f"the f_c term (alone: {ms(r['fc_term'])} ms) is inside each image step.", "",
+                  C.markdown_table(["part", "ms per inner step", "share"], rows), ""]
+    # precision comparison
+    pairs = []
+    for r in ok:
+        if r["precision"] != "bf16":
+            continue
+        base = next((b for b in ok if b["variant"] == r["variant"] and b["hr_side"] == r["hr_side"]
+                     and b["precision"] == "fp32"), None)
+        if base:
+            speedup = base["inner_step_amortised"] / r["inner_step_amortised"]
+            pairs.append([r["variant"], f"{r['hr_side']}²", ms(base["inner_step_amortised"]),
+                          ms(r["inner_step_amortised"]), f"{speedup:.2f}×",
+                          C.fmt(base["peak_mem_mb"], 0), C.fmt(r["peak_mem_mb"], 0)])
+    if pairs:
+        lines += ["## fp32 vs bf16 (autocast of the generator forward)", "",
+                  C.markdown_table(["variant", "HR", "fp32 inner step (ms)", "bf16 inner step (ms)",
+                                    "bf16 speed-up", "fp32 peak mem", "bf16 peak mem"], pairs), ""]
+    errors = [r for r in results if "error" in r]
+    if errors:
+        lines += ["## Not measured", ""] + [
+            f"- {r['variant']} {r['precision']} HR {r['size']}²: {r['error']}" for r in errors] + [""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker)), default=float), flush=True)
+        return 0
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
+    sizes = args.sizes or ([64, 128, 256, 512, 1024] if cuda else [64, 128, 192, 256])
+    tag = "cuda" if cuda else "cpu"
+    out = args.out or C.BENCH_OUT / "speed" / tag
+    out.mkdir(parents=True, exist_ok=True)
+    info = C.machine_info(args.device)
+    specs = []
+    for precision in args.precisions:
+        for variant in args.variants:
+            if precision == "bf16" and variant not in args.bf16_variants:
+                continue
+            for size in sizes:
+                specs.append({"variant": variant, "size": size, "scale": args.scale, "device": args.device,
+                              "precision": precision, "encoder": args.encoder, "warmup": args.warmup,
+                              "repeats": args.repeats, "rounds": args.rounds,
+                              "threads": args.threads})
+    results = []
+    stopped_sizes: set[tuple[str, str]] = set()
+    for i, spec in enumerate(specs, 1):
+        key = (spec["variant"], spec["precision"])
+        if key in stopped_sizes:  # a smaller size already ran out of memory / time
+            results.append({**spec, "error": "skipped: a smaller size failed"})
+            continue
+        t0 = time.perf_counter()
+        res = run_worker_process(spec, args.timeout)
+        results.append(res)
+        if "error" in res:
+            stopped_sizes.add(key)
+            print(f"[speed {i}/{len(specs)}] {spec['variant']} {spec['precision']} {spec['size']}²: "
+                  f"FAILED {res['error']}", flush=True)
+        else:
+            print(f"[speed {i}/{len(specs)}] {spec['variant']:<17} {spec['precision']} {spec['size']:>5}²  "
+                  f"bare {ms(res['bare_dip_step'])} ms  inner {ms(res['inner_step_amortised'])} ms  "
+                  f"ratio {res['ratio_vs_bare']:.2f}  peak {res['peak_mem_mb']:.0f} MiB  "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        C.write_json(out / "speed.json", {"machine": info, "results": results})
+    md = report(results, info, args)
+    (out / "speed.md").write_text(md + "\n")
+    fields = ["variant", "precision", "hr_side", "lr_side", "scale", "device", "device_name", "encoder",
+              *STAGES, "inner_step_amortised", "ratio_vs_bare", "setup_s", "peak_mem_mb", "mem_kind",
+              "rss_before_mb", "mem_above_start_mb", "error"]
+    import csv
+
+    with open(out / "speed.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in results:
+            w.writerow({**r, "hr_side": r.get("hr_side", r.get("size"))})
+    print(md)
+    print(f"[speed] wrote {out / 'speed.md'}, speed.csv, speed.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
