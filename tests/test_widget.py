@@ -58,6 +58,7 @@ def test_widget_from_manifest_lists_and_refreshes_image_layers(make_napari_viewe
     assert devices[0] == "auto" and "cpu" in devices
     widget.device.value = "cpu"
     assert widget.iterations.value == CPU_DEFAULT_ITERATIONS
+    assert widget.yield_every.value == 1  # live updates every iteration on a CPU
     assert f"{CPU_DEFAULT_ITERATIONS} iterations" in widget.iterations_hint.value
     assert "cpu →" in widget.device_hint.value and "CPU" in widget.device_hint.value
     widget.iterations.value = 7  # a user's choice survives device changes
@@ -126,14 +127,18 @@ def test_threaded_run_layers_geometry_metadata_and_second_run(make_napari_viewer
     np.testing.assert_array_equal(src.data, original)
 
 
-def test_stop_keeps_the_current_estimate(make_napari_viewer_proxy, qtbot):
+def test_stop_keeps_estimate_and_shows_encoder_fallback(make_napari_viewer_proxy, qtbot, tmp_path):
     viewer = make_napari_viewer_proxy()
     viewer.add_image(_image(), name="img")
     widget = _widget(viewer)
     _fast(widget, iterations=500)
+    widget.encoder.value = "auto"  # CLIP wanted, but its weights file is missing → labelled fallback
+    widget.clip_checkpoint.value = tmp_path / "missing_clip.pt"
     widget.run_button.native.click()
     qtbot.waitUntil(lambda: widget._run.last_step is not None, timeout=TIMEOUT_MS)  # live layers exist
     assert "img_HACBSR_x2" in viewer.layers
+    assert "⚠ CLIP weights not found" in widget.status.value
+    assert "missing_clip.pt" in widget.status.tooltip
     assert viewer.layers["img_HACBSR_x2"].metadata["hacbsr"]["status"] == "running"
     widget.stop_button.native.click()
     assert widget.stop_button.text == "Stopping…" and not widget.stop_button.enabled
@@ -147,6 +152,7 @@ def test_stop_keeps_the_current_estimate(make_napari_viewer_proxy, qtbot):
     assert [layer.name for layer in viewer.layers] == ["img", "img_HACBSR_x2", "img_HACBSR_kernel"]
     assert widget.run_button.enabled and widget.stop_button.text == "Stop"
     assert "Stopped (stopped by the user)" in widget.status.value
+    assert "missing_clip.pt" in meta["encoder_note"] and meta["encoder"].startswith("fallback")
 
 
 def test_removing_the_source_layer_stops_the_run(make_napari_viewer_proxy, qtbot):

@@ -26,7 +26,14 @@ from magicgui.widgets import (
 )
 
 from ._geometry import layer_problem
-from ._worker import HACBSRRun, default_iterations, device_info, preload_torch_runtime, unwrap
+from ._worker import (
+    HACBSRRun,
+    default_iterations,
+    default_live_every,
+    device_info,
+    preload_torch_runtime,
+    unwrap,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -56,7 +63,8 @@ class HACBSRWidget(Container):
         preload_torch_runtime()  # see its docstring: avoids an LLVM clash under software OpenGL
         self._viewer = viewer
         self._run: HACBSRRun | None = None
-        self._auto_iterations = True
+        self._auto_iterations = True  # follow the device's default until the user edits the field
+        self._auto_live_every = True
         self._setting_default = False
         defaults = HACBSRConfig()
 
@@ -97,7 +105,8 @@ class HACBSRWidget(Container):
         self.inner_steps = SpinBox(label="Inner steps", min=1, max=100, value=defaults.inner_steps,
                                    tooltip="Image steps per outer iteration (P)")
         self.yield_every = SpinBox(label="Live update every", min=1, max=10_000, value=defaults.yield_every,
-                                   tooltip="Refresh the live layers every this many iterations")
+                                   tooltip="Refresh the live layers every this many iterations "
+                                           "(default: 10 on a GPU, 1 on CPU)")
         self.encoder = ComboBox(label="Encoder", choices=["auto", "clip", "fallback"], value=defaults.encoder,
                                 tooltip="Feature encoder for the contrastive losses: 'auto' = CLIP if its "
                                         "weights are found, else the weight-free fallback (shown in status)")
@@ -121,8 +130,11 @@ class HACBSRWidget(Container):
                                  labels=False)
         self.message = Label(value="")
         self.status = Label(value="Idle.")
+        from qtpy.QtWidgets import QSizePolicy
+
         for label in (self.iterations_hint, self.device_hint, self.message, self.status):
-            label.native.setWordWrap(True)
+            label.native.setWordWrap(True)  # long texts wrap instead of widening the dock
+            label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message.native.setStyleSheet("color: #e0a040;")
 
         self.extend([self.main, self.advanced_toggle, self.advanced, self.buttons, self.message, self.status])
@@ -134,6 +146,7 @@ class HACBSRWidget(Container):
         self.device.changed.connect(self._update_defaults)
         self.mode.changed.connect(self._update_defaults)
         self.iterations.changed.connect(self._on_iterations_edited)
+        self.yield_every.changed.connect(self._on_live_every_edited)
         self.image.changed.connect(self._on_image_changed)
         layer_events = unwrap(viewer).layers.events
         for name in ("inserted", "removed", "moved"):
@@ -180,16 +193,22 @@ class HACBSRWidget(Container):
         self.iterations_hint.value = (
             f"Default on {where}: {default} iterations"
             + ("" if where == "GPU" else " (the paper's 300 needs a GPU; raise it for best quality)"))
-        if self._auto_iterations:
-            self._setting_default = True
-            try:
+        self._setting_default = True
+        try:
+            if self._auto_iterations:
                 self.iterations.value = default
-            finally:
-                self._setting_default = False
+            if self._auto_live_every:
+                self.yield_every.value = default_live_every(device)
+        finally:
+            self._setting_default = False
 
     def _on_iterations_edited(self, _value: Any = None) -> None:
         if not self._setting_default:
             self._auto_iterations = False
+
+    def _on_live_every_edited(self, _value: Any = None) -> None:
+        if not self._setting_default:
+            self._auto_live_every = False
 
     def _toggle_advanced(self, _value: Any = None) -> None:
         show = self.advanced.native.isHidden()  # (isVisible() is False while the dock is not shown)
@@ -273,19 +292,32 @@ class HACBSRWidget(Container):
         self.advanced.enabled = not running
 
     # ------------------------------------------------------------------ status
-    def _encoder_text(self, result: Any = None) -> str:
+    def _encoder_text(self, result: Any = None) -> tuple[str, str]:
+        """(short status text, full note for the tooltip) about the feature encoder in use."""
         run = self._run
         if result is not None:
             name, note = result.encoder, result.encoder_note
+        elif run is None:
+            return "Encoder: –", ""
         else:
-            step = run.last_step if run is not None else None
-            name = getattr(step, "encoder", None) or (run.config.encoder if run else self.encoder.value)
-            note = getattr(step, "encoder_note", None) or (run.encoder_note if run else "")
-            if name == "auto":
-                name = "auto (CLIP if its weights are found, else the fallback)"
+            cfg = run.config
+            step = run.last_step
+            note = getattr(step, "encoder_note", None) or run.encoder_note
+            name = getattr(step, "encoder", None)
+            if name:
+                pass
+            elif not cfg.history_enabled:
+                name = "none (history contrast is off)"
+            elif cfg.encoder == "fallback" or note:
+                name = "weight-free fallback"
+            elif step is None:
+                name = f"loading CLIP {cfg.clip_model}…" if cfg.encoder == "clip" else (
+                    f"auto: CLIP {cfg.clip_model} if its weights are found, else the fallback")
+            else:  # the encoder loads before warm-up ends; no fallback warning means CLIP loaded
+                name = f"CLIP {cfg.clip_model}"
         if note and note != "fallback requested":
-            return f"Encoder: {name} — ⚠ {note}"
-        return f"Encoder: {name}"
+            return f"Encoder: {name} — ⚠ CLIP weights not found, using the fallback (hover for details)", note
+        return f"Encoder: {name}", ""
 
     def _status_line(self, progress: str, result: Any = None) -> None:
         run = self._run
@@ -295,7 +327,9 @@ class HACBSRWidget(Container):
             device = run.device_description
         else:
             device = self.device_hint.value
-        self.status.value = f"Device: {device}\n{self._encoder_text(result)}\n{progress}"
+        encoder, note = self._encoder_text(result)
+        self.status.value = f"Device: {device}\n{encoder}\n{progress}"
+        self.status.tooltip = note or None
 
     def _on_warning(self, _text: str) -> None:
         if self._run is not None and self._run.last_step is None:

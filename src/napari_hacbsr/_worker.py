@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: outer iterations used by default on a CPU (the paper's 300 takes hours there)
 CPU_DEFAULT_ITERATIONS = 30
+#: live-layer refresh interval (outer iterations) on a CPU, where one iteration takes seconds
+CPU_LIVE_EVERY = 1
 
 # names handed to runs that have not created their layers yet, per viewer (avoids two concurrent
 # runs on the same source picking the same names)
@@ -66,6 +68,13 @@ def default_iterations(device: str, mode: str = "hacbsr") -> int:
     if str(device).startswith(("cuda", "mps")):
         return DEFAULT_ITERATIONS[mode]
     return CPU_DEFAULT_ITERATIONS
+
+
+def default_live_every(device: str) -> int:
+    """Live-update interval: the engine's default (10) on a GPU, every iteration on a CPU."""
+    from .core.config import HACBSRConfig
+
+    return HACBSRConfig.yield_every if str(device).startswith(("cuda", "mps")) else CPU_LIVE_EVERY
 
 
 def device_info(spec: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._worker import HACBSRRun, HACBSRWorker, default_iterations, device_info
+from ._worker import HACBSRRun, HACBSRWorker, default_iterations, default_live_every, device_info
 
 __all__ = ["run_in_viewer"]
 
@@ -30,6 +30,8 @@ def run_in_viewer(viewer: Any, layer: Any, scale: int | None = None, iterations:
         Upscaling factor (default: ``config.scale``, i.e. 2).
     iterations : int, optional
         Outer iterations. Default: the paper's 300 (HACBSR) / 200 (MLMC) on a GPU, 30 on CPU.
+        The live layers refresh every 10 iterations on a GPU and every iteration on CPU unless
+        ``yield_every`` is given.
     config : HACBSRConfig, optional
         Start from this configuration; keyword overrides win.
     progress : bool
@@ -64,8 +66,10 @@ def run_in_viewer(viewer: Any, layer: Any, scale: int | None = None, iterations:
     if iterations is not None:
         changes["iterations"] = int(iterations)
     cfg = cfg.replace(**changes) if changes else cfg.replace()
+    device, _ = device_info(cfg.device)
     if cfg.iterations is None:
-        device, _ = device_info(cfg.device)
         cfg = cfg.replace(iterations=default_iterations(device, cfg.mode))
+    if "yield_every" not in config_overrides and config is None:
+        cfg = cfg.replace(yield_every=default_live_every(device))
     run = HACBSRRun(viewer, layer, cfg, progress=progress)
     return run.start()
