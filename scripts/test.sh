@@ -3,10 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-if ! command -v Xvfb >/dev/null 2>&1; then
-  # napari's canvas needs an OpenGL display; pytest-xvfb starts Xvfb for the tests.
+# napari's canvas needs an OpenGL display (pytest-xvfb starts Xvfb for the tests), and Qt's xcb
+# platform plugin needs a few X libraries that a bare machine lacks.
+system_packages="xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libgl1 libegl1"
+missing=""
+for pkg in $system_packages; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq xvfb >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 export NAPARI_HACBSR_NOPERSIST=1
 .venv/bin/npe2 validate napari-hacbsr --imports

@@ -32,6 +32,8 @@ def test_end_to_end_shapes_steps_and_provenance(lr_image, tiny_config):
     assert result.kernel.shape == (11, 11) and abs(result.kernel.sum() - 1) < 1e-5
     assert [s.iteration for s in steps] == [0, 1, 2, 3]
     assert steps[0].stage == "warmup" and steps[1].stage == "iterate"
+    assert steps[0].device == "cpu" and steps[0].device_name.startswith("CPU")
+    assert steps[0].encoder == "fallback:pixels-224" and steps[0].encoder_note
     with_arrays = [s.iteration for s in steps if s.sr is not None]
     assert with_arrays == [0, 1, 2, 3]  # warm-up, first, every 2nd, last
     for s in steps:

@@ -382,10 +382,14 @@ def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
     solver: Solver | None = None
     try:
         solver = Solver(prepared, cfg, device)
+        encoder = solver.encoder
+        run_info = {"device": str(device), "device_name": describe_device(device),
+                    "encoder": encoder.name if encoder else "none",
+                    "encoder_note": encoder.note if encoder else ""}
         history: list[dict[str, float]] = []
         stopped = not solver.warmup(stop)
         sr, kernel = solver.snapshot()
-        yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel)
+        yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel, **run_info)
         done = 0
         for index in range(total if not stopped else 0):
             losses, stopped = solver.outer_iteration(index, stop)
@@ -395,14 +399,13 @@ def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
             history.append(losses)
             with_arrays = done == 1 or done == total or done % cfg.yield_every == 0
             sr, kernel = solver.snapshot() if with_arrays else (None, None)
-            yield Step(done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel)
+            yield Step(done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel,
+                       **run_info)
         sr, kernel = solver.snapshot()
         timings = dict(solver.timings)
         timings["total"] = time.perf_counter() - start
-        encoder = solver.encoder
         return Result(
-            sr=sr, kernel=kernel, config=cfg, device=str(device), device_name=describe_device(device),
-            encoder=encoder.name if encoder else "none", encoder_note=encoder.note if encoder else "",
+            sr=sr, kernel=kernel, config=cfg, **run_info,
             iterations_done=done, stopped_early=stopped, timings=timings,
             normalization=prepared.normalization, missing_pixels=prepared.missing_pixels,
             channel_axis=prepared.channel_axis, losses=history, lr_consistency=solver.lr_consistency(),

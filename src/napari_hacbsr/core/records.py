@@ -41,6 +41,11 @@ class Step:
     elapsed: float  # seconds since the run started
     sr: np.ndarray | None = None
     kernel: np.ndarray | None = None
+    # what the run actually uses, known from the first (warm-up) Step on
+    device: str = ""  # e.g. "cuda:0"
+    device_name: str = ""  # e.g. "cuda:0 — NVIDIA H100 80GB HBM3", "CPU — no GPU found"
+    encoder: str = ""  # e.g. "clip:ViT-B-32/openai", "fallback:pixels-224", "none"
+    encoder_note: str = ""  # why the fallback encoder is used, or ""
 
     @property
     def fraction(self) -> float:
