@@ -3,8 +3,8 @@
 `forward_model` is the single implementation of the forward operator: the optimisation loop,
 the MLMC weights, the simulator's stride protocol and every test go through it (spec §1.1):
 circular padding by K//2, cross-correlation (no flip), then keeping pixels [0::s, 0::s].
-LR pixel i therefore sits on HR pixel s·i; kernels are centred at (K - s)/2 so that the
-reconstruction stays aligned with the ground truth.
+Kernels have their centre of mass at (K - s)/2, so LR pixel i is centred on HR position
+s·i - (s - 1)/2 (spec §1.1); the napari layers are placed accordingly (`_geometry.py`).
 """
 
 from __future__ import annotations
