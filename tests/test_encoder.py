@@ -87,8 +87,19 @@ def test_missing_checkpoint_path_is_an_error_in_strict_mode(tmp_path):
         load_encoder(cfg, torch.device("cpu"))
 
 
+def test_fallback_scalings():
+    x, y = torch.rand(1, 3, 40, 40), torch.rand(1, 3, 40, 40)
+    plain, clipnorm = PixelEncoder(), PixelEncoder(clip_scaling=True)
+    ratio = (clipnorm(x) - clipnorm(y)).pow(2).mean() / (plain(x) - plain(y)).pow(2).mean()
+    assert 12 < ratio < 16  # 1/σ² of CLIP's std
+    cfg = HACBSRConfig(encoder="fallback", fallback_encoder="pixels-224-clipnorm")
+    assert load_encoder(cfg, torch.device("cpu")).name == "fallback:pixels-224-clipnorm"
+    with pytest.raises(ValueError, match="fallback_encoder"):
+        HACBSRConfig(fallback_encoder="vgg")
+
+
 def test_pixel_encoder_is_linear_and_224():
-    enc = PixelEncoder()
+    enc = PixelEncoder(clip_scaling=True)
     a, b = torch.rand(1, 3, 50, 50), torch.rand(1, 3, 50, 50)
     assert enc(a).shape == (1, 3 * 224 * 224)
     mean_term = enc(torch.zeros(1, 3, 50, 50))

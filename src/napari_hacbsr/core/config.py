@@ -8,6 +8,7 @@ from typing import Any
 
 MODES = ("hacbsr", "mlmc")
 ENCODERS = ("auto", "clip", "fallback")
+FALLBACK_ENCODERS = ("pixels-224", "pixels-224-clipnorm")
 PRECISIONS = ("fp32", "bf16")
 MAX_SCALE = 8
 
@@ -73,6 +74,9 @@ class HACBSRConfig:
     clip_pretrained: str = "openai"  # open_clip pretrained tag
     clip_checkpoint: str | None = None  # local weights file; overrides the tag
     clip_normalize_features: bool = False
+    # weight-free f_c when CLIP is absent: "pixels-224" ([0,1] units) or the spec's literal
+    # "pixels-224-clipnorm" (CLIP mean/std scaling, ~14x stronger pull; see docs/algorithm.md)
+    fallback_encoder: str = "pixels-224"
 
     # --- network channels for single-channel images: 3 replicates gray as the paper did (2359K)
     gray_channels: int = 3
@@ -149,6 +153,8 @@ class HACBSRConfig:
         lo, hi = self.alpha_loss_range
         need(0 <= lo < hi, f"alpha_loss_range must satisfy 0 <= low < high, got {self.alpha_loss_range}")
         need(self.encoder in ENCODERS, f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        need(self.fallback_encoder in FALLBACK_ENCODERS,
+             f"fallback_encoder must be one of {FALLBACK_ENCODERS}, got {self.fallback_encoder!r}")
         need(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         need(self.gray_channels in (1, 3), f"gray_channels must be 1 or 3, got {self.gray_channels}")
         need(isinstance(self.device, str) and self.device != "", "device must be a string such as 'auto'")

@@ -52,14 +52,23 @@ class _ResizeNormalize(nn.Module):
 
 
 class PixelEncoder(nn.Module):
-    """Weight-free f_c: the CLIP-normalised 224² bicubic resize, flattened (a linear map B)."""
+    """Weight-free f_c: the 224² bicubic resize, flattened (a linear map B, as the paper's appendix).
 
-    def __init__(self) -> None:
+    `clip_scaling=False` (default) keeps [0, 1] pixel units. `clip_scaling=True` is the spec's
+    literal fallback (CLIP mean/std normalisation); its 1/σ² ≈ 14× larger scale makes θh·L_con
+    dominate the data term and stalls the fit (docs/algorithm.md has the measurements).
+    """
+
+    def __init__(self, clip_scaling: bool = False) -> None:
         super().__init__()
-        self.prep = _ResizeNormalize((FALLBACK_SIZE, FALLBACK_SIZE), CLIP_MEAN, CLIP_STD)
+        mean, std = (CLIP_MEAN, CLIP_STD) if clip_scaling else ((0.0,) * 3, (1.0,) * 3)
+        self.prep = _ResizeNormalize((FALLBACK_SIZE, FALLBACK_SIZE), mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.prep(x).flatten(1)
+
+
+FALLBACKS = {"pixels-224": False, "pixels-224-clipnorm": True}  # name -> clip_scaling
 
 
 class ClipImageEncoder(nn.Module):
@@ -177,8 +186,10 @@ def load_encoder(config: HACBSRConfig, device: torch.device) -> LoadedEncoder | 
     """The f_c this run uses, on `device`; None when the history contrast is off."""
     if not config.history_enabled:
         return None
+    fallback_name = f"fallback:{config.fallback_encoder}"
+    fallback = PixelEncoder(FALLBACKS[config.fallback_encoder])
     if config.encoder == "fallback":
-        return LoadedEncoder(PixelEncoder().to(device), "fallback:pixels-224", "fallback requested")
+        return LoadedEncoder(fallback.to(device), fallback_name, "fallback requested")
     try:
         loaded = _build_clip(config)
     except Exception as exc:  # noqa: BLE001 - any loading failure decides between fallback and error
@@ -189,6 +200,6 @@ def load_encoder(config: HACBSRConfig, device: torch.device) -> LoadedEncoder | 
                 f"fall back to the weight-free pixel encoder, or provide the weights.") from exc
         note = f"CLIP weights unavailable, using the weight-free pixel encoder ({reason})"
         warnings.warn(f"HACBSR: {note}", RuntimeWarning, stacklevel=3)
-        return LoadedEncoder(PixelEncoder().to(device), "fallback:pixels-224", note)
+        return LoadedEncoder(fallback.to(device), fallback_name, note)
     loaded.module.to(device)
     return loaded
