@@ -4,8 +4,14 @@ import torch
 from scipy import ndimage
 
 from napari_hacbsr.core.degradation import (
-    KernelSampler, data_lambda_range, forward_model, gaussian_kernel, imresize, kernel_centre,
-    prior_lambda_range, simulate,
+    KernelSampler,
+    data_lambda_range,
+    forward_model,
+    gaussian_kernel,
+    imresize,
+    kernel_centre,
+    prior_lambda_range,
+    simulate,
 )
 
 

@@ -28,18 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from .core.config import kernel_size_for
+from .core.config import kernel_centre, kernel_size_for
 
 #: gap between the image and the kernel layers, in source (LR) pixels, as a fraction of the width
 KERNEL_GAP_FRACTION = 0.03
 
 
 # ---------------------------------------------------------------------------- sampling model
-def kernel_centre(size: int, scale: int) -> float:
-    """The engine's kernel centre of mass, (K - s)/2 (mirrors ``core.degradation.kernel_centre``)."""
-    return (size - scale) / 2.0
-
-
 def hr_offset(scale: int) -> float:
     """δ in HR pixels: LR pixel i is centred on HR position s·i - δ (see the module docstring)."""
     size = kernel_size_for(scale)

@@ -22,6 +22,11 @@ def kernel_size_for(scale: int) -> int:
     return min(4 * int(scale) + 3, 21)
 
 
+def kernel_centre(size: int, scale: int) -> float:
+    """Centre of mass (row and column) of every kernel: (K - s) / 2 (spec §1.1)."""
+    return (size - scale) / 2.0
+
+
 @dataclass
 class HACBSRConfig:
     """Every knob of one HACBSR/MLMC run. Defaults are the paper's (spec §5.7).

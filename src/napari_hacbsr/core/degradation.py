@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from .config import kernel_size_for
+from .config import kernel_centre, kernel_size_for
 
 PROTOCOLS = ("stride", "bicubic")
 
@@ -39,11 +39,6 @@ def forward_model(x: torch.Tensor, kernel: torch.Tensor, scale: int) -> torch.Te
 
 
 # ---------------------------------------------------------------------------- kernel family
-def kernel_centre(size: int, scale: int) -> float:
-    """Target centre of mass (row and column) of every kernel: (K - s) / 2 (spec §1.1)."""
-    return (size - scale) / 2.0
-
-
 def data_lambda_range(scale: int) -> tuple[float, float]:
     """Covariance eigenvalue range of the test-data kernels (spec §1.1 table)."""
     return 0.175 * scale, min(2.5 * scale, 10.0)
