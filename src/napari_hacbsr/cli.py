@@ -18,10 +18,10 @@ from . import __version__
 from .files import ImageReadError, read_image, to_preview_uint8, write_json, write_png, write_tiff
 
 # The demo's schedules. On a GPU the paper's; on a CPU a reduced one that finishes in a few
-# minutes on 2 cores: a 128² crop of the Moon (LR 64²) and 40 outer × 5 inner steps. A reduced
+# minutes on 2 cores: a 96² crop of the Moon (LR 48²) and 100 outer × 5 inner steps. A reduced
 # schedule keeps the paper's proportion of 1-SSIM iterations (81 of 300).
 DEMO_GPU = {"crop": None, "iterations": 300}
-DEMO_CPU = {"crop": 128, "iterations": 40}
+DEMO_CPU = {"crop": 96, "iterations": 100}
 PAPER_SSIM_FRACTION = 81 / 300
 
 
@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="super-resolve the bundled sample (degraded Moon) and write a comparison")
     demo.add_argument("-o", "--output", default="out/demo", help="output folder (default out/demo)")
-    demo.add_argument("--crop", type=int, default=None, help="HR crop side (default: 128 on CPU, full on GPU)")
+    demo.add_argument("--crop", type=int, default=None, help="HR crop side (default: 96 on CPU, full on GPU)")
     _add_engine_options(demo)
     demo.set_defaults(func=cmd_demo)
     return parser
