@@ -567,14 +567,18 @@ def plot_gain(summary: dict[int, dict[str, Any]], path: Path) -> None:
         for j, m in enumerate(methods):
             gains = [_f(sm["stats"][m]["rows"][i]["psnr_y"]) - _f(sm["stats"]["bicubic"]["rows"][i]["psnr_y"])
                      for i in range(len(pairs))]
-            ax.bar(x + (j - (len(methods) - 1) / 2) * width, gains, width, label=C.LABELS[m])
+            ax.bar(x + (j - (len(methods) - 1) / 2) * width, gains, width, label=C.LABELS[m],
+                   color=f"C{list(C.METHODS).index(m) - 1}")
         ax.axhline(0, color="k", lw=0.8)
-        names = [p[0][:22] + ("" if sm["n_seeds"] == 1 else f"/s{p[1]}") for p in pairs]
-        ax.set_xticks(x, names, rotation=25, ha="right", fontsize=7)
+        bodies = [sm["stats"]["bicubic"]["rows"][i]["body"] for i in range(len(pairs))]
+        names = [f"{b}\n{p[0][:20]}" + ("" if sm["n_seeds"] == 1 else f"/s{p[1]}")
+                 for b, p in zip(bodies, pairs, strict=True)]
+        ax.set_xticks(x, names, fontsize=7)
         ax.set_ylabel("Δ PSNR-Y (dB)")
         ax.set_title(f"×{s}: PSNR gain over bicubic per image", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=7, ncol=min(5, len(methods)), loc="best")
+    for ax in axes[:, 0]:
+        ax.legend(fontsize=7, ncol=3, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -655,6 +659,10 @@ def build_report(args: argparse.Namespace) -> Path | None:
     summary = summarise(rows, methods)
     title = f"HACBSR quality benchmark — preset `{settings.get('preset', args.preset)}`"
     md = report_markdown(summary, settings, title)
+    commits = sorted({r.get("git_commit") or "?" for r in rows if r["method"] != "bicubic"})
+    md += (f"\nEngine rows come from commit(s) {', '.join(commits)}"
+           + (" — **mixed commits: check that no change between them affects these methods**.\n"
+              if len(commits) > 1 else ".\n"))
     if args.diagnostics:
         try:
             md += "\n" + diagnostics_markdown(args, summary)
