@@ -276,8 +276,10 @@ class Solver:
         self.x_last = x.detach()
         kernel_loss = data_loss(forward_model(self.x_last, kernel, cfg.scale), self.y, self.mask, use_ssim)
         self.global_step += 1
-        values = {name: float(v.item()) for name, v in record.items()}
-        values["kernel"] = float(kernel_loss.item())
+        record["kernel"] = kernel_loss
+        # one device sync per step for all the logged values
+        numbers = torch.stack([v.detach().float() for v in record.values()]).tolist()
+        values = dict(zip(record, numbers, strict=True))
         self.timings["cil"] += time.perf_counter() - t0
         return values, kernel_loss
 
