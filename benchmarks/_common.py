@@ -156,15 +156,6 @@ def load_gray01(path: Path) -> np.ndarray:
         return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
 
 
-def centre_crop(img: np.ndarray, size: int | None) -> np.ndarray:
-    if not size:
-        return img
-    h, w = img.shape[:2]
-    ch, cw = min(size, h), min(size, w)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return img[top:top + ch, left:left + cw]
-
-
 def derived_seed(stem: str, scale: int, seed: int) -> int:
     """Per-image degradation seed: crc32("<stem>|x<scale>|<seed>"). Stable across runs/machines."""
     return zlib.crc32(f"{stem}|x{scale}|{seed}".encode()) & 0x7FFFFFFF

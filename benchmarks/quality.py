@@ -179,10 +179,10 @@ def get_lr(args: argparse.Namespace, path: Path, scale: int, seed: int) -> dict[
             arrays = {k: data[k] for k in ("lr", "hr", "kernel")}
         return {**arrays, "params": json.loads(meta.read_text())}
 
-    from napari_hacbsr.core.degradation import simulate
+    from napari_hacbsr.core.degradation import centre_crop, simulate
 
     hr_full = C.load_gray01(path)
-    hr = C.centre_crop(hr_full, args.crop)
+    hr = centre_crop(hr_full, args.crop)
     dseed = C.derived_seed(path.stem, scale, seed)
     deg = simulate(hr, scale, protocol=args.protocol, noise_max=args.noise_max,
                    kernel_noise=args.kernel_noise, seed=dseed, quantize=args.quantize)

@@ -155,13 +155,19 @@ def test_stop_keeps_estimate_and_shows_encoder_fallback(make_napari_viewer_proxy
     assert "missing_clip.pt" in meta["encoder_note"] and meta["encoder"].startswith("fallback")
 
 
-def test_removing_the_source_layer_stops_the_run(make_napari_viewer_proxy, qtbot):
+def _start_long_run(make_napari_viewer_proxy, qtbot):
+    """A viewer with layer "img" and a 500-iteration run that has yielded its first step."""
     viewer = make_napari_viewer_proxy()
     viewer.add_image(_image(), name="img")
     widget = _widget(viewer)
     _fast(widget, iterations=500)
     widget.run_button.native.click()
     qtbot.waitUntil(lambda: widget._run.last_step is not None, timeout=TIMEOUT_MS)
+    return viewer, widget
+
+
+def test_removing_the_source_layer_stops_the_run(make_napari_viewer_proxy, qtbot):
+    viewer, widget = _start_long_run(make_napari_viewer_proxy, qtbot)
     viewer.layers.remove("img")
     _wait_done(qtbot, widget)
     assert widget._run.result.stopped_early
@@ -170,13 +176,8 @@ def test_removing_the_source_layer_stops_the_run(make_napari_viewer_proxy, qtbot
 
 
 def test_closing_the_viewer_stops_the_run(make_napari_viewer_proxy, qtbot):
-    viewer = make_napari_viewer_proxy()
-    viewer.add_image(_image(), name="img")
-    widget = _widget(viewer)
-    _fast(widget, iterations=500)
-    widget.run_button.native.click()
+    viewer, widget = _start_long_run(make_napari_viewer_proxy, qtbot)
     run = widget._run
-    qtbot.waitUntil(lambda: run.last_step is not None, timeout=TIMEOUT_MS)
     viewer.close()
     qtbot.waitUntil(lambda: run.done, timeout=TIMEOUT_MS)
     assert run.stop_event.is_set() and run.error is None

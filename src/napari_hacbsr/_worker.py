@@ -116,30 +116,23 @@ def preload_torch_runtime() -> None:
 
 
 def free_device_memory() -> None:
-    """Collect garbage and return cached CUDA memory to the driver (no-op without torch/CUDA)."""
+    """Release GPU memory after a run; imports nothing when torch was never loaded."""
     gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        try:
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except Exception:  # pragma: no cover - best effort after a failure
-            log.debug("torch.cuda.empty_cache failed", exc_info=True)
+    if "torch" in sys.modules:
+        from .core.device import free_device_memory as free
 
-
-def _is_oom(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    return name == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+        free()
 
 
 def friendly_error(exc: BaseException) -> str:
     """One sentence (or two) for the status line and the notification."""
     exc = getattr(exc, "original", exc)
     from .core import errors
+    from .core.device import is_out_of_memory
 
     if isinstance(exc, errors.OutOfMemoryError):
         return f"HACBSR ran out of memory. {exc}"
-    if _is_oom(exc):
+    if is_out_of_memory(exc):
         return ("HACBSR ran out of memory (GPU memory has been released). Try a smaller crop, a smaller "
                 "scale factor or device 'cpu', then press Run again.")
     if isinstance(exc, errors.EncoderUnavailableError):

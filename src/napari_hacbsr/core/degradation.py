@@ -163,6 +163,16 @@ class Degraded:
     params: dict[str, Any]
 
 
+def centre_crop(image: np.ndarray, size: int | None) -> np.ndarray:
+    """The central size×size region (clipped to the image); None or 0 keeps the whole image."""
+    if not size:
+        return image
+    h, w = image.shape[:2]
+    ch, cw = min(int(size), h), min(int(size), w)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return image[top:top + ch, left:left + cw]
+
+
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
     h, w = image.shape[:2]
     return image[: h - h % scale, : w - w % scale]

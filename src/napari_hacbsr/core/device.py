@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import torch
@@ -74,3 +75,18 @@ def describe_device(device: torch.device) -> str:
     if torch.cuda.is_available() or _mps_available():
         return "CPU (a GPU is present but not selected)"
     return "CPU — no GPU found"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's out-of-memory errors on any device (CUDA raises its own type, MPS a RuntimeError)."""
+    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(exc, oom_type) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def free_device_memory(device: torch.device | None = None) -> None:
+    """Collect garbage and hand cached GPU memory back (all GPUs when `device` is None)."""
+    gc.collect()
+    if (device is None or device.type == "cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if (device is None or device.type == "mps") and _mps_available() and hasattr(torch, "mps"):
+        torch.mps.empty_cache()

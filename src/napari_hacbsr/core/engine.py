@@ -13,7 +13,6 @@ MLMC mode and the ablations (-CK, -CL) are switches of `HACBSRConfig`, not other
 from __future__ import annotations
 
 import copy
-import gc
 import math
 import time
 from collections.abc import Callable, Generator
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 from .cks import ContrastiveKernelSampler
 from .config import HACBSRConfig
 from .degradation import KernelSampler, forward_model
-from .device import describe_device, resolve_device
+from .device import describe_device, free_device_memory, is_out_of_memory, resolve_device
 from .encoder import load_encoder
 from .errors import OutOfMemoryError
 from .losses import alpha_from_loss, data_loss, hyper_laplacian, meta_weights
@@ -364,19 +363,6 @@ class Solver:
 
 
 # ---------------------------------------------------------------------------- the generator
-def _is_oom(exc: BaseException) -> bool:
-    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
-    return isinstance(exc, oom_type) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
-
-
-def _free_device_memory(device: torch.device) -> None:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    elif device.type == "mps" and hasattr(torch, "mps"):
-        torch.mps.empty_cache()
-
-
 def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
             should_stop: Callable[[], bool] | None = None, *,
             channel_axis: int | None = None) -> Generator[Step, None, Result]:
@@ -428,9 +414,9 @@ def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
             channel_axis=prepared.channel_axis, losses=history, lr_consistency=solver.lr_consistency(),
             inner_steps_done=solver.global_step)
     except Exception as exc:
-        if _is_oom(exc):
+        if is_out_of_memory(exc):
             solver = None
-            _free_device_memory(device)
+            free_device_memory(device)
             raise OutOfMemoryError(
                 f"{describe_device(device)} ran out of memory for a {prepared.y.shape[1]}×{prepared.y.shape[2]} "
                 f"image at ×{cfg.scale}. Memory has been released: try a smaller crop, a smaller scale, or "
@@ -439,4 +425,4 @@ def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
     finally:
         if solver is not None:
             solver.release()
-        _free_device_memory(device)
+        free_device_memory(device)

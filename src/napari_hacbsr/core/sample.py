@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .degradation import Degraded, simulate
+from .degradation import Degraded, centre_crop, simulate
 
 SAMPLE_SEED = 0
 
@@ -13,13 +13,7 @@ def moon_hr(crop: int | None = None) -> np.ndarray:
     """scikit-image's 512² Moon image (a real lunar photograph) as float in [0, 1], centre-cropped."""
     from skimage import data
 
-    hr = data.moon().astype(np.float32) / 255.0
-    if crop is not None:
-        h, w = hr.shape
-        crop = min(int(crop), h, w)
-        top, left = (h - crop) // 2, (w - crop) // 2
-        hr = hr[top:top + crop, left:left + crop]
-    return hr
+    return centre_crop(data.moon().astype(np.float32) / 255.0, crop)
 
 
 def moon_sample(scale: int = 2, crop: int | None = None, seed: int = SAMPLE_SEED,
