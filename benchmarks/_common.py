@@ -55,18 +55,26 @@ LABELS = {
 # paper's figures on *its* data set, printed next to ours for reference only.
 # (method, scale) -> (PSNR, SSIM, LPIPS or None). Table I gives PSNR/SSIM; Table III adds LPIPS.
 PAPER_CERES50: dict[tuple[str, int], tuple[float, float, float | None]] = {
-    ("bicubic", 2): (27.80, 0.695, None), ("bicubic", 3): (24.32, 0.476, None),
+    ("bicubic", 2): (27.80, 0.695, None),
+    ("bicubic", 3): (24.32, 0.476, None),
     ("bicubic", 4): (23.76, 0.445, None),
-    ("fkp-dip", 2): (29.87, 0.731, None), ("fkp-dip", 3): (28.97, 0.675, None),
+    ("fkp-dip", 2): (29.87, 0.731, None),
+    ("fkp-dip", 3): (28.97, 0.675, None),
     ("fkp-dip", 4): (27.90, 0.650, None),
-    ("mlmc", 2): (32.07, 0.801, None), ("mlmc", 3): (30.60, 0.740, None), ("mlmc", 4): (29.40, 0.686, None),
-    ("hacbsr", 2): (32.21, 0.816, 0.364), ("hacbsr", 3): (30.96, 0.763, 0.442),
+    ("mlmc", 2): (32.07, 0.801, None),
+    ("mlmc", 3): (30.60, 0.740, None),
+    ("mlmc", 4): (29.40, 0.686, None),
+    ("hacbsr", 2): (32.21, 0.816, 0.364),
+    ("hacbsr", 3): (30.96, 0.763, 0.442),
     ("hacbsr", 4): (29.87, 0.720, 0.497),  # Table III prints 0.721 SSIM at x4 (spec A28)
-    ("hacbsr-ck", 2): (31.99, 0.815, 0.372), ("hacbsr-ck", 3): (30.91, 0.762, 0.443),
+    ("hacbsr-ck", 2): (31.99, 0.815, 0.372),
+    ("hacbsr-ck", 3): (30.91, 0.762, 0.443),
     ("hacbsr-ck", 4): (29.81, 0.720, 0.500),
-    ("hacbsr-cl", 2): (32.21, 0.814, 0.365), ("hacbsr-cl", 3): (30.92, 0.762, 0.448),
+    ("hacbsr-cl", 2): (32.21, 0.814, 0.365),
+    ("hacbsr-cl", 3): (30.92, 0.762, 0.448),
     ("hacbsr-cl", 4): (29.75, 0.720, 0.526),
-    ("hacbsr-ck-cl", 2): (31.99, 0.815, 0.370), ("hacbsr-ck-cl", 3): (30.89, 0.762, 0.444),
+    ("hacbsr-ck-cl", 2): (31.99, 0.815, 0.370),
+    ("hacbsr-ck-cl", 3): (30.89, 0.762, 0.444),
     ("hacbsr-ck-cl", 4): (29.77, 0.720, 0.499),
 }
 
@@ -95,8 +103,9 @@ def read_manifest(hr_dir: Path) -> dict[str, dict[str, str]]:
 IMAGE_EXTS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
 
-def list_images(hr_dir: Path, limit: int | None = None, select: str = "spread",
-                names: Iterable[str] | None = None) -> list[tuple[Path, str]]:
+def list_images(
+    hr_dir: Path, limit: int | None = None, select: str = "spread", names: Iterable[str] | None = None
+) -> list[tuple[Path, str]]:
     """The HR images to benchmark, as (path, body) pairs, in a deterministic order.
 
     select="sorted": file-name order. select="spread" (default): round-robin over planetary bodies
@@ -278,13 +287,18 @@ def machine_info(device: str | None = None) -> dict[str, Any]:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         sha = out.stdout.strip()
         if not sha:
             return None
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + ("+dirty-src" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None

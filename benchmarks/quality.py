@@ -35,60 +35,150 @@ import _common as C  # noqa: E402
 # paper: full images, the paper's schedule (HACBSR 300x5, MLMC 200x5), CUDA.
 # CPU tier images (used when --hr-dir is the default folder and --images is not given): one per
 # body, Ceres first (the paper's body), chosen for textured 96-px centre crops (no blank sky).
-CPU_IMAGES = ["ceres_dawnfc_ceres1k_0001", "moon_lrocnac_M115143943RE_cal_echo_2_2",
-              "europa_galileossi_11ESREGMAP01_y2336x0896", "mars_hrsc_nanedi_y0932x0000"]
+CPU_IMAGES = [
+    "ceres_dawnfc_ceres1k_0001",
+    "moon_lrocnac_M115143943RE_cal_echo_2_2",
+    "europa_galileossi_11ESREGMAP01_y2336x0896",
+    "mars_hrsc_nanedi_y0932x0000",
+]
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"crop": 96, "limit": None, "schedule_fraction": 0.2, "device": "cpu", "seeds": [0],
-            "scales": [2, 3, 4], "images": CPU_IMAGES},
-    "paper": {"crop": 0, "limit": None, "schedule_fraction": 1.0, "device": "cuda", "seeds": [0],
-              "scales": [2, 3, 4], "images": None},
+    "cpu": {
+        "crop": 96,
+        "limit": None,
+        "schedule_fraction": 0.2,
+        "device": "cpu",
+        "seeds": [0],
+        "scales": [2, 3, 4],
+        "images": CPU_IMAGES,
+    },
+    "paper": {
+        "crop": 0,
+        "limit": None,
+        "schedule_fraction": 1.0,
+        "device": "cuda",
+        "seeds": [0],
+        "scales": [2, 3, 4],
+        "images": None,
+    },
 }
 DEFAULT_METHODS = ["bicubic", "mlmc", "hacbsr", "hacbsr-ck", "hacbsr-cl", "hacbsr-ck-cl"]
 PAPER_SSIM_PHASE = 81  # MLMC code: outer iterations 0..80 use 1-SSIM (spec §3.1, A17)
 DEFAULT_NOISE_MAX = 10.0 / 255.0  # MLMC paper's lower noise level (3.92 %); sigma ~ U(0, noise_max)
 
 CSV_FIELDS = [
-    "image", "body", "scale", "method", "seed", "protocol", "crop", "hr_h", "hr_w",
-    "psnr_y", "ssim_y", "psnr_gray", "ssim_gray", "kernel_psnr", "lpips",
-    "wall_s", "peak_mem_mb", "mem_kind", "device", "encoder", "iterations", "inner_steps",
-    "precision", "lr_consistency", "preset", "git_commit", "finished_at",
+    "image",
+    "body",
+    "scale",
+    "method",
+    "seed",
+    "protocol",
+    "crop",
+    "hr_h",
+    "hr_w",
+    "psnr_y",
+    "ssim_y",
+    "psnr_gray",
+    "ssim_gray",
+    "kernel_psnr",
+    "lpips",
+    "wall_s",
+    "peak_mem_mb",
+    "mem_kind",
+    "device",
+    "encoder",
+    "iterations",
+    "inner_steps",
+    "precision",
+    "lr_consistency",
+    "preset",
+    "git_commit",
+    "finished_at",
 ]
 KEY_FIELDS = ("image", "scale", "method", "seed")
 # Settings that change the numbers: resuming into a CSV made with different ones is refused.
-ESSENTIAL = ("protocol", "noise_max", "kernel_noise", "quantize", "crop", "schedule_fraction",
-             "iterations", "inner_steps", "kernel_warmup", "encoder", "precision")
+ESSENTIAL = (
+    "protocol",
+    "noise_max",
+    "kernel_noise",
+    "quantize",
+    "crop",
+    "schedule_fraction",
+    "iterations",
+    "inner_steps",
+    "kernel_warmup",
+    "encoder",
+    "precision",
+)
 
 
 # ---------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        description="HACBSR quality benchmark (paper Table I/III protocol). Values left unset come "
-                    "from --preset.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
-                   help="cpu: 4 images, crop 96, 20%% schedule (HACBSR 60x5, MLMC 40x5), CPU; "
-                        "paper: all images, full size, 300x5 / 200x5, CUDA")
+        description="HACBSR quality benchmark (paper Table I/III protocol). Values left unset come from --preset.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="cpu",
+        help="cpu: 4 images, crop 96, 20%% schedule (HACBSR 60x5, MLMC 40x5), CPU; "
+        "paper: all images, full size, 300x5 / 200x5, CUDA",
+    )
     p.add_argument("--hr-dir", type=Path, default=C.DEFAULT_HR_DIR, help="folder of HR images")
     p.add_argument("--images", nargs="+", default=None, help="only these file names/stems")
-    p.add_argument("--select", choices=["spread", "sorted"], default="spread",
-                   help="image order: round-robin over bodies (Ceres first) or file-name order")
+    p.add_argument(
+        "--select",
+        choices=["spread", "sorted"],
+        default="spread",
+        help="image order: round-robin over bodies (Ceres first) or file-name order",
+    )
     p.add_argument("--limit", type=int, default=None, help="first N images (0 = all; preset default)")
     p.add_argument("--crop", type=int, default=None, help="centre crop of the HR, px (0 = full image)")
     p.add_argument("--scales", type=int, nargs="+", default=None)
     p.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(C.METHODS))
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="seeds: each seed gives its own LR set (kernel, noise) and engine seed")
-    p.add_argument("--protocol", choices=["bicubic", "stride"], default="bicubic",
-                   help="bicubic: spec §1.3 Ceres-50 reconstruction; stride: spec §1.1 MLMC/FKP")
-    p.add_argument("--noise-max", type=float, default=DEFAULT_NOISE_MAX,
-                   help="additive noise sigma ~ U(0, noise_max) per image, [0,1] units")
-    p.add_argument("--kernel-noise", type=float, default=0.0,
-                   help="multiplicative kernel noise U[-n, n] per kernel pixel (FKP noise_ker)")
-    p.add_argument("--no-quantize", dest="quantize", action="store_false",
-                   help="keep the LR in float instead of flooring it to 8 bits")
-    p.add_argument("--schedule-fraction", type=float, default=None,
-                   help="outer iterations = round(fraction x paper N) (HACBSR 300, MLMC 200)")
-    p.add_argument("--iterations", type=int, default=None,
-                   help="outer iterations for every engine method (overrides --schedule-fraction)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds: each seed gives its own LR set (kernel, noise) and engine seed",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=["bicubic", "stride"],
+        default="bicubic",
+        help="bicubic: spec §1.3 Ceres-50 reconstruction; stride: spec §1.1 MLMC/FKP",
+    )
+    p.add_argument(
+        "--noise-max",
+        type=float,
+        default=DEFAULT_NOISE_MAX,
+        help="additive noise sigma ~ U(0, noise_max) per image, [0,1] units",
+    )
+    p.add_argument(
+        "--kernel-noise",
+        type=float,
+        default=0.0,
+        help="multiplicative kernel noise U[-n, n] per kernel pixel (FKP noise_ker)",
+    )
+    p.add_argument(
+        "--no-quantize",
+        dest="quantize",
+        action="store_false",
+        help="keep the LR in float instead of flooring it to 8 bits",
+    )
+    p.add_argument(
+        "--schedule-fraction",
+        type=float,
+        default=None,
+        help="outer iterations = round(fraction x paper N) (HACBSR 300, MLMC 200)",
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="outer iterations for every engine method (overrides --schedule-fraction)",
+    )
     p.add_argument("--inner-steps", type=int, default=5)
     p.add_argument("--kernel-warmup", type=int, default=None, help="kernel warm-up steps (default 200)")
     p.add_argument("--encoder", choices=["auto", "clip", "fallback"], default="auto")
@@ -96,15 +186,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N | auto (preset default)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=None, help="default bench_out/quality/<preset>")
-    p.add_argument("--cache-dir", type=Path, default=None,
-                   help="LR cache (default bench_out/lr_cache); keyed by protocol/noise/crop/scale/seed")
-    p.add_argument("--no-save-images", dest="save_images", action="store_false",
-                   help="do not keep SR PNGs / kernels (the visual grid needs them)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="LR cache (default bench_out/lr_cache); keyed by protocol/noise/crop/scale/seed",
+    )
+    p.add_argument(
+        "--no-save-images",
+        dest="save_images",
+        action="store_false",
+        help="do not keep SR PNGs / kernels (the visual grid needs them)",
+    )
     p.add_argument("--report-only", action="store_true", help="only rebuild tables and figures")
-    p.add_argument("--overwrite", action="store_true",
-                   help="discard an existing CSV made with different settings")
-    p.add_argument("--diagnostics", action="store_true",
-                   help="add the bias / shift diagnostics table to the report (reads the SR PNGs)")
+    p.add_argument("--overwrite", action="store_true", help="discard an existing CSV made with different settings")
+    p.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="add the bias / shift diagnostics table to the report (reads the SR PNGs)",
+    )
     p.add_argument("--grid-image", default=None, help="image (stem) for the visual grid")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -143,8 +243,11 @@ def schedule(args: argparse.Namespace, mode: str) -> dict[str, int]:
     else:
         n = max(1, int(round(DEFAULT_ITERATIONS[mode] * frac)))
         frac_eff = frac
-    out = {"iterations": n, "inner_steps": int(args.inner_steps),
-           "ssim_phase": PAPER_SSIM_PHASE if frac_eff >= 1 else int(round(PAPER_SSIM_PHASE * frac_eff))}
+    out = {
+        "iterations": n,
+        "inner_steps": int(args.inner_steps),
+        "ssim_phase": PAPER_SSIM_PHASE if frac_eff >= 1 else int(round(PAPER_SSIM_PHASE * frac_eff)),
+    }
     if args.kernel_warmup is not None:
         out["kernel_warmup"] = int(args.kernel_warmup)
     return out
@@ -152,12 +255,22 @@ def schedule(args: argparse.Namespace, mode: str) -> dict[str, int]:
 
 def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "preset": args.preset, "protocol": args.protocol, "noise_max": args.noise_max,
-        "kernel_noise": args.kernel_noise, "quantize": args.quantize, "crop": args.crop,
-        "schedule_fraction": args.schedule_fraction, "iterations": args.iterations,
-        "inner_steps": args.inner_steps, "kernel_warmup": args.kernel_warmup, "encoder": args.encoder,
-        "precision": args.precision, "device": args.device, "hr_dir": str(args.hr_dir),
-        "select": args.select, "limit": args.limit,
+        "preset": args.preset,
+        "protocol": args.protocol,
+        "noise_max": args.noise_max,
+        "kernel_noise": args.kernel_noise,
+        "quantize": args.quantize,
+        "crop": args.crop,
+        "schedule_fraction": args.schedule_fraction,
+        "iterations": args.iterations,
+        "inner_steps": args.inner_steps,
+        "kernel_warmup": args.kernel_warmup,
+        "encoder": args.encoder,
+        "precision": args.precision,
+        "device": args.device,
+        "hr_dir": str(args.hr_dir),
+        "select": args.select,
+        "limit": args.limit,
         "schedules": {m: schedule(args, m) for m in ("hacbsr", "mlmc")},
     }
 
@@ -184,11 +297,24 @@ def get_lr(args: argparse.Namespace, path: Path, scale: int, seed: int) -> dict[
     hr_full = C.load_gray01(path)
     hr = centre_crop(hr_full, args.crop)
     dseed = C.derived_seed(path.stem, scale, seed)
-    deg = simulate(hr, scale, protocol=args.protocol, noise_max=args.noise_max,
-                   kernel_noise=args.kernel_noise, seed=dseed, quantize=args.quantize)
-    params = {**deg.params, "source": path.name, "source_shape": list(hr_full.shape),
-              "crop": args.crop, "bench_seed": seed, "derived_seed": dseed,
-              "derived_seed_rule": "crc32('<stem>|x<scale>|<seed>') & 0x7fffffff"}
+    deg = simulate(
+        hr,
+        scale,
+        protocol=args.protocol,
+        noise_max=args.noise_max,
+        kernel_noise=args.kernel_noise,
+        seed=dseed,
+        quantize=args.quantize,
+    )
+    params = {
+        **deg.params,
+        "source": path.name,
+        "source_shape": list(hr_full.shape),
+        "crop": args.crop,
+        "bench_seed": seed,
+        "derived_seed": dseed,
+        "derived_seed_rule": "crc32('<stem>|x<scale>|<seed>') & 0x7fffffff",
+    }
     key.mkdir(parents=True, exist_ok=True)
     tmp = npz.with_suffix(".tmp.npz")
     with open(tmp, "wb") as fh:
@@ -236,8 +362,8 @@ def check_resume(args: argparse.Namespace) -> None:
         diff = {k: (old.get(k), now[k]) for k in ESSENTIAL if old.get(k) != now[k]}
         if diff and not args.overwrite:
             raise SystemExit(
-                f"{csv_path} was made with different settings {diff}; use another --out, or "
-                f"--overwrite to discard it")
+                f"{csv_path} was made with different settings {diff}; use another --out, or --overwrite to discard it"
+            )
         if diff:
             csv_path.unlink()
     C.write_json(cfg_path, now)
@@ -249,9 +375,15 @@ def engine_config(args: argparse.Namespace, method: str, scale: int, seed: int):
 
     overrides = dict(C.METHODS[method] or {})
     overrides.update(schedule(args, overrides["mode"]))
-    return HACBSRConfig(scale=scale, seed=seed, device=args.device, encoder=args.encoder,
-                        precision=args.precision,
-                        extra={"benchmark": "benchmarks/quality.py", "method": method}, **overrides)
+    return HACBSRConfig(
+        scale=scale,
+        seed=seed,
+        device=args.device,
+        encoder=args.encoder,
+        precision=args.precision,
+        extra={"benchmark": "benchmarks/quality.py", "method": method},
+        **overrides,
+    )
 
 
 def run_engine(lr: np.ndarray, config: Any, label: str, quiet: bool):
@@ -261,8 +393,15 @@ def run_engine(lr: np.ndarray, config: Any, label: str, quiet: bool):
     from napari_hacbsr.core.engine import iterate
 
     gen = iterate(lr, config)
-    bar = tqdm(total=config.outer_iterations, desc=label, leave=False, disable=quiet, mininterval=1.0,
-               dynamic_ncols=True, position=1)
+    bar = tqdm(
+        total=config.outer_iterations,
+        desc=label,
+        leave=False,
+        disable=quiet,
+        mininterval=1.0,
+        dynamic_ncols=True,
+        position=1,
+    )
     try:
         while True:
             try:
@@ -276,8 +415,9 @@ def run_engine(lr: np.ndarray, config: Any, label: str, quiet: bool):
         gen.close()
 
 
-def run_one(args: argparse.Namespace, method: str, pair: dict[str, Any], scale: int, seed: int,
-            label: str, lpips_metric: Any) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+def run_one(
+    args: argparse.Namespace, method: str, pair: dict[str, Any], scale: int, seed: int, label: str, lpips_metric: Any
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
     from napari_hacbsr.core.metrics import bicubic_upscale, evaluate_sr, kernel_psnr
 
     lr, hr = pair["lr"], pair["hr"]
@@ -287,15 +427,19 @@ def run_one(args: argparse.Namespace, method: str, pair: dict[str, Any], scale: 
         if method == "bicubic":
             sr = np.asarray(bicubic_upscale(lr, scale), dtype=np.float64)[: hr.shape[0], : hr.shape[1]]
             k_est = None
-            info.update(device="cpu", encoder="", iterations="", inner_steps="", precision="",
-                        lr_consistency="")
+            info.update(device="cpu", encoder="", iterations="", inner_steps="", precision="", lr_consistency="")
         else:
             config = engine_config(args, method, scale, seed)
             result = run_engine(lr, config, label, args.quiet)
             sr, k_est = np.asarray(result.sr, dtype=np.float64), np.asarray(result.kernel)
-            info.update(device=result.device, encoder=result.encoder, iterations=result.iterations_done,
-                        inner_steps=config.inner_steps, precision=config.precision,
-                        lr_consistency=f"{result.lr_consistency:.3e}")
+            info.update(
+                device=result.device,
+                encoder=result.encoder,
+                iterations=result.iterations_done,
+                inner_steps=config.inner_steps,
+                precision=config.precision,
+                lr_consistency=f"{result.lr_consistency:.3e}",
+            )
             info["_provenance"] = {**result.provenance(), "losses": result.losses}
         wall = time.perf_counter() - t0
     metrics = evaluate_sr(sr, hr, scale)
@@ -306,12 +450,22 @@ def run_one(args: argparse.Namespace, method: str, pair: dict[str, Any], scale: 
     if lpips_metric is not None:
         lp = f"{float(lpips_metric(sr, hr)):.4f}"
     row = {
-        "scale": scale, "method": method, "seed": seed, "protocol": args.protocol, "crop": args.crop,
-        "hr_h": hr.shape[0], "hr_w": hr.shape[1],
+        "scale": scale,
+        "method": method,
+        "seed": seed,
+        "protocol": args.protocol,
+        "crop": args.crop,
+        "hr_h": hr.shape[0],
+        "hr_w": hr.shape[1],
         **{k: f"{float(metrics[k]):.4f}" for k in ("psnr_y", "ssim_y", "psnr_gray", "ssim_gray")},
-        "kernel_psnr": kpsnr, "lpips": lp, "wall_s": f"{wall:.2f}", "peak_mem_mb": f"{mem.peak_mb:.1f}",
-        "mem_kind": mem.kind, "preset": args.preset,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info,
+        "kernel_psnr": kpsnr,
+        "lpips": lp,
+        "wall_s": f"{wall:.2f}",
+        "peak_mem_mb": f"{mem.peak_mb:.1f}",
+        "mem_kind": mem.kind,
+        "preset": args.preset,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **info,
     }
     return row, sr, k_est
 
@@ -329,31 +483,48 @@ def run_benchmark(args: argparse.Namespace) -> int:
     csv_path = args.out / "results.csv"
     done = {row_key(r) for r in read_rows(csv_path)}
     images = C.list_images(args.hr_dir, args.limit, args.select, args.images)
-    jobs = [(path, body, seed, scale, method)
-            for path, body in images for seed in args.seeds for scale in args.scales
-            for method in args.methods]
+    jobs = [
+        (path, body, seed, scale, method)
+        for path, body in images
+        for seed in args.seeds
+        for scale in args.scales
+        for method in args.methods
+    ]
     pending = [j for j in jobs if (j[0].stem, j[3], j[4], j[2]) not in done]
-    print(f"[quality] {len(images)} images x {len(args.scales)} scales x {len(args.methods)} methods x "
-          f"{len(args.seeds)} seeds = {len(jobs)} runs; {len(jobs) - len(pending)} already in {csv_path}, "
-          f"{len(pending)} to do. schedule: {run_settings(args)['schedules']}", flush=True)
+    print(
+        f"[quality] {len(images)} images x {len(args.scales)} scales x {len(args.methods)} methods x "
+        f"{len(args.seeds)} seeds = {len(jobs)} runs; {len(jobs) - len(pending)} already in {csv_path}, "
+        f"{len(pending)} to do. schedule: {run_settings(args)['schedules']}",
+        flush=True,
+    )
     lpips_metric = None
     if pending:
         from napari_hacbsr.core.metrics import LPIPSMetric
 
         lpips_metric = LPIPSMetric.try_load()
-        print(f"[quality] LPIPS: {'loaded' if lpips_metric is not None else 'N/A (weights unavailable)'}",
-              flush=True)
+        print(f"[quality] LPIPS: {'loaded' if lpips_metric is not None else 'N/A (weights unavailable)'}", flush=True)
     git = C.git_commit()
     # ETA: weight engine runs by their outer iterations (bicubic is ~free)
-    weight = {m: (0.02 if m == "bicubic" else schedule(args, (C.METHODS[m] or {})["mode"])["iterations"])
-              for m in args.methods}
-    bar = tqdm(total=sum(weight[j[4]] for j in pending), desc="quality", unit="it", disable=args.quiet,
-               dynamic_ncols=True, mininterval=2.0, position=0,
-               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}]")
+    weight = {
+        m: (0.02 if m == "bicubic" else schedule(args, (C.METHODS[m] or {})["mode"])["iterations"])
+        for m in args.methods
+    }
+    bar = tqdm(
+        total=sum(weight[j[4]] for j in pending),
+        desc="quality",
+        unit="it",
+        disable=args.quiet,
+        dynamic_ncols=True,
+        mininterval=2.0,
+        position=0,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}]",
+    )
     status = 0
     bicubic_psnr: dict[tuple[str, int, int], float] = {
         (r["image"], int(r["scale"]), int(r["seed"])): float(r["psnr_y"])
-        for r in read_rows(csv_path) if r["method"] == "bicubic"}
+        for r in read_rows(csv_path)
+        if r["method"] == "bicubic"
+    }
     try:
         for i, (path, body, seed, scale, method) in enumerate(pending, 1):
             pair = get_lr(args, path, scale, seed)
@@ -374,15 +545,16 @@ def run_benchmark(args: argparse.Namespace) -> int:
             base = bicubic_psnr.get((path.stem, scale, seed))
             gain = f" ({float(row['psnr_y']) - base:+.2f} vs bicubic)" if base is not None else ""
             bar.update(weight[method])
-            msg = (f"[{i}/{len(pending)}] x{scale} {method:<13} {path.stem:<44} PSNR-Y {row['psnr_y']}"
-                   f"{gain} SSIM-Y {row['ssim_y']}  {row['wall_s']} s  {row['peak_mem_mb']} MiB")
+            msg = (
+                f"[{i}/{len(pending)}] x{scale} {method:<13} {path.stem:<44} PSNR-Y {row['psnr_y']}"
+                f"{gain} SSIM-Y {row['ssim_y']}  {row['wall_s']} s  {row['peak_mem_mb']} MiB"
+            )
             if args.quiet:
                 print(msg, flush=True)
             else:
                 tqdm.write(msg)
     except KeyboardInterrupt:
-        print("\n[quality] interrupted: finished rows are kept; re-run the same command to resume.",
-              flush=True)
+        print("\n[quality] interrupted: finished rows are kept; re-run the same command to resume.", flush=True)
         status = 130
     finally:
         bar.close()
@@ -415,14 +587,15 @@ def summarise(rows: list[dict[str, str]], methods: list[str]) -> dict[int, dict[
         stats: dict[str, dict[str, Any]] = {}
         for m in present:
             rs = [by_m[m][k] for k in common_sorted]
-            st = {k: _mean([_f(r[k]) for r in rs]) for k in
-                  ("psnr_y", "ssim_y", "psnr_gray", "ssim_gray", "kernel_psnr", "wall_s", "peak_mem_mb")}
+            st = {
+                k: _mean([_f(r[k]) for r in rs])
+                for k in ("psnr_y", "ssim_y", "psnr_gray", "ssim_gray", "kernel_psnr", "wall_s", "peak_mem_mb")
+            }
             lp = [_f(r["lpips"]) for r in rs if r["lpips"] not in ("N/A", "")]
             st["lpips"] = _mean(lp) if lp else None
             seeds = sorted({k[1] for k in common_sorted})
             if len(seeds) > 1:
-                per_seed = [_mean([_f(by_m[m][k]["psnr_y"]) for k in common_sorted if k[1] == sd])
-                            for sd in seeds]
+                per_seed = [_mean([_f(by_m[m][k]["psnr_y"]) for k in common_sorted if k[1] == sd]) for sd in seeds]
                 st["psnr_y_sd_seeds"] = float(np.std(per_seed, ddof=1))
             if "bicubic" in by_m and m != "bicubic":
                 gains = [_f(by_m[m][k]["psnr_y"]) - _f(by_m["bicubic"][k]["psnr_y"]) for k in common_sorted]
@@ -433,9 +606,13 @@ def summarise(rows: list[dict[str, str]], methods: list[str]) -> dict[int, dict[
             st["device"] = ", ".join(sorted({r["device"] for r in rs if r.get("device")}))
             st["rows"] = rs
             stats[m] = st
-        out[s] = {"methods": present, "pairs": common_sorted, "stats": stats,
-                  "n_images": len({k[0] for k in common_sorted}),
-                  "n_seeds": len({k[1] for k in common_sorted})}
+        out[s] = {
+            "methods": present,
+            "pairs": common_sorted,
+            "stats": stats,
+            "n_images": len({k[0] for k in common_sorted}),
+            "n_seeds": len({k[1] for k in common_sorted}),
+        }
     return out
 
 
@@ -446,14 +623,14 @@ def report_markdown(summary: dict[int, dict[str, Any]], settings: dict[str, Any]
         f"{settings.get('kernel_noise')}, quantize {settings.get('quantize')}, crop "
         f"{settings.get('crop') or 'full'}, schedules {settings.get('schedules')}. PSNR/SSIM: spec §4 "
         "(uint8-rounded SR, shave s); Y = BT.601 Y of the gray image replicated to RGB (paper-compatible, "
-        "= gray + 1.32 dB); means over the (image, seed) pairs finished by every method at that scale.")
+        "= gray + 1.32 dB); means over the (image, seed) pairs finished by every method at that scale."
+    )
     lines.append("")
     scales = sorted(summary)
     # Table I layout
     if scales:
         methods = [m for m in C.METHODS if any(m in summary[s]["methods"] for s in scales)]
-        header = ["Method"] + [f"×{s} ours PSNR/SSIM (Y)" for s in scales] + \
-                 [f"×{s} paper (Ceres-50)" for s in scales]
+        header = ["Method"] + [f"×{s} ours PSNR/SSIM (Y)" for s in scales] + [f"×{s} paper (Ceres-50)" for s in scales]
         rows = []
         for m in methods:
             cells = [C.LABELS[m]]
@@ -462,15 +639,32 @@ def report_markdown(summary: dict[int, dict[str, Any]], settings: dict[str, Any]
                 cells.append(f"{C.fmt(st['psnr_y'])}/{C.fmt(st['ssim_y'], 3)}" if st else "–")
             cells += [C.paper_cell(m, s) for s in scales]
             rows.append(cells)
-        lines += ["## Table I layout (our data vs the paper's Ceres-50 figures)", "",
-                  "Paper columns are the HACBSR paper's Table I/III values **on Ceres-50**, not on our "
-                  "images; they are for orientation only.", "", C.markdown_table(header, rows), ""]
+        lines += [
+            "## Table I layout (our data vs the paper's Ceres-50 figures)",
+            "",
+            "Paper columns are the HACBSR paper's Table I/III values **on Ceres-50**, not on our "
+            "images; they are for orientation only.",
+            "",
+            C.markdown_table(header, rows),
+            "",
+        ]
     for s in scales:
         sm = summary[s]
         lines += [f"## ×{s} — {sm['n_images']} images × {sm['n_seeds']} seed(s)", ""]
-        header = ["Method", "PSNR-Y", "SSIM-Y", "PSNR gray", "SSIM gray", "Δ PSNR-Y vs bicubic",
-                  "wins vs bicubic", "LPIPS", "kernel PSNR", "time/img (s)", "peak mem (MiB)",
-                  "paper Ceres-50 PSNR/SSIM/LPIPS"]
+        header = [
+            "Method",
+            "PSNR-Y",
+            "SSIM-Y",
+            "PSNR gray",
+            "SSIM gray",
+            "Δ PSNR-Y vs bicubic",
+            "wins vs bicubic",
+            "LPIPS",
+            "kernel PSNR",
+            "time/img (s)",
+            "peak mem (MiB)",
+            "paper Ceres-50 PSNR/SSIM/LPIPS",
+        ]
         rows = []
         n = len(sm["pairs"])
         for m in sm["methods"]:
@@ -478,13 +672,22 @@ def report_markdown(summary: dict[int, dict[str, Any]], settings: dict[str, Any]
             psnr = C.fmt(st["psnr_y"])
             if "psnr_y_sd_seeds" in st:
                 psnr += f" ± {st['psnr_y_sd_seeds']:.2f}"
-            rows.append([
-                C.LABELS[m], psnr, C.fmt(st["ssim_y"], 3), C.fmt(st["psnr_gray"]), C.fmt(st["ssim_gray"], 3),
-                f"{st['gain']:+.2f}" if "gain" in st else "–",
-                f"{st['wins']}/{n}" if "wins" in st else "–",
-                C.fmt(st["lpips"], 3) if st["lpips"] is not None else "N/A",
-                C.fmt(st["kernel_psnr"]) if np.isfinite(st["kernel_psnr"]) else "–",
-                C.fmt(st["wall_s"], 1), C.fmt(st["peak_mem_mb"], 0), C.paper_cell(m, s, with_lpips=True)])
+            rows.append(
+                [
+                    C.LABELS[m],
+                    psnr,
+                    C.fmt(st["ssim_y"], 3),
+                    C.fmt(st["psnr_gray"]),
+                    C.fmt(st["ssim_gray"], 3),
+                    f"{st['gain']:+.2f}" if "gain" in st else "–",
+                    f"{st['wins']}/{n}" if "wins" in st else "–",
+                    C.fmt(st["lpips"], 3) if st["lpips"] is not None else "N/A",
+                    C.fmt(st["kernel_psnr"]) if np.isfinite(st["kernel_psnr"]) else "–",
+                    C.fmt(st["wall_s"], 1),
+                    C.fmt(st["peak_mem_mb"], 0),
+                    C.paper_cell(m, s, with_lpips=True),
+                ]
+            )
         lines += [C.markdown_table(header, rows), ""]
         encs = sorted({st["encoder"] for st in sm["stats"].values() if st["encoder"]})
         devs = sorted({st["device"] for st in sm["stats"].values() if st["device"]})
@@ -495,10 +698,18 @@ def report_markdown(summary: dict[int, dict[str, Any]], settings: dict[str, Any]
         for key in sm["pairs"]:
             r0 = sm["stats"][sm["methods"][0]]["rows"][sm["pairs"].index(key)]
             label = key[0] if sm["n_seeds"] == 1 else f"{key[0]} (seed {key[1]})"
-            rows.append([label, r0["body"]] + [
-                C.fmt(sm["stats"][m]["rows"][sm["pairs"].index(key)]["psnr_y"]) for m in sm["methods"]])
-        lines += [f"<details><summary>Per-image PSNR-Y at ×{s}</summary>", "", C.markdown_table(header, rows),
-                  "", "</details>", ""]
+            rows.append(
+                [label, r0["body"]]
+                + [C.fmt(sm["stats"][m]["rows"][sm["pairs"].index(key)]["psnr_y"]) for m in sm["methods"]]
+            )
+        lines += [
+            f"<details><summary>Per-image PSNR-Y at ×{s}</summary>",
+            "",
+            C.markdown_table(header, rows),
+            "",
+            "</details>",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -508,8 +719,16 @@ def diagnostics_markdown(args: argparse.Namespace, summary: dict[int, dict[str, 
     ±(s−1) px (spec §4.5 alignment check)."""
     from napari_hacbsr.core.metrics import evaluate_sr, shift_compensated_psnr
 
-    header = ["scale", "method", "n", "mean bias SR−HR (grey levels)", "PSNR-Y", "PSNR-Y, bias removed",
-              "PSNR-Y, best ±(s−1) px shift", "typical best shift (px)"]
+    header = [
+        "scale",
+        "method",
+        "n",
+        "mean bias SR−HR (grey levels)",
+        "PSNR-Y",
+        "PSNR-Y, bias removed",
+        "PSNR-Y, best ±(s−1) px shift",
+        "typical best shift (px)",
+    ]
     rows = []
     for s in sorted(summary):
         sm = summary[s]
@@ -534,17 +753,33 @@ def diagnostics_markdown(args: argparse.Namespace, summary: dict[int, dict[str, 
             if not plain:
                 continue
             common = max(set(shifts), key=shifts.count)
-            rows.append([f"×{s}", C.LABELS[m], str(len(plain)), f"{np.mean(biases):+.2f}",
-                         C.fmt(np.mean(plain)), C.fmt(np.mean(unbiased)), C.fmt(np.mean(shifted)),
-                         f"({common[0]:+.1f}, {common[1]:+.1f})"])
+            rows.append(
+                [
+                    f"×{s}",
+                    C.LABELS[m],
+                    str(len(plain)),
+                    f"{np.mean(biases):+.2f}",
+                    C.fmt(np.mean(plain)),
+                    C.fmt(np.mean(unbiased)),
+                    C.fmt(np.mean(shifted)),
+                    f"({common[0]:+.1f}, {common[1]:+.1f})",
+                ]
+            )
     if not rows:
         return ""
-    return "\n".join([
-        "## Diagnostics (not paper-comparable)", "",
-        "From the saved SR PNGs: the mean intensity bias of SR − HR (shave s), the PSNR-Y with that constant "
-        "removed, and the best PSNR-Y over half-pixel shifts within ±(s−1) HR px (cubic-spline shift, which "
-        "itself blurs slightly; border shave s + ⌈s−1⌉; spec §4.5). Large gaps point at intensity bias or "
-        "misalignment rather than missing detail.", "", C.markdown_table(header, rows), ""])
+    return "\n".join(
+        [
+            "## Diagnostics (not paper-comparable)",
+            "",
+            "From the saved SR PNGs: the mean intensity bias of SR − HR (shave s), the PSNR-Y with that constant "
+            "removed, and the best PSNR-Y over half-pixel shifts within ±(s−1) HR px (cubic-spline shift, which "
+            "itself blurs slightly; border shave s + ⌈s−1⌉; spec §4.5). Large gaps point at intensity bias or "
+            "misalignment rather than missing detail.",
+            "",
+            C.markdown_table(header, rows),
+            "",
+        ]
+    )
 
 
 def plot_gain(summary: dict[int, dict[str, Any]], path: Path) -> None:
@@ -553,8 +788,7 @@ def plot_gain(summary: dict[int, dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scales = [s for s in sorted(summary)
-              if "bicubic" in summary[s]["methods"] and len(summary[s]["methods"]) > 1]
+    scales = [s for s in sorted(summary) if "bicubic" in summary[s]["methods"] and len(summary[s]["methods"]) > 1]
     if not scales:
         return
     fig, axes = plt.subplots(len(scales), 1, figsize=(9, 2.6 * len(scales)), squeeze=False)
@@ -565,14 +799,23 @@ def plot_gain(summary: dict[int, dict[str, Any]], path: Path) -> None:
         width = 0.8 / max(1, len(methods))
         x = np.arange(len(pairs))
         for j, m in enumerate(methods):
-            gains = [_f(sm["stats"][m]["rows"][i]["psnr_y"]) - _f(sm["stats"]["bicubic"]["rows"][i]["psnr_y"])
-                     for i in range(len(pairs))]
-            ax.bar(x + (j - (len(methods) - 1) / 2) * width, gains, width, label=C.LABELS[m],
-                   color=f"C{list(C.METHODS).index(m) - 1}")
+            gains = [
+                _f(sm["stats"][m]["rows"][i]["psnr_y"]) - _f(sm["stats"]["bicubic"]["rows"][i]["psnr_y"])
+                for i in range(len(pairs))
+            ]
+            ax.bar(
+                x + (j - (len(methods) - 1) / 2) * width,
+                gains,
+                width,
+                label=C.LABELS[m],
+                color=f"C{list(C.METHODS).index(m) - 1}",
+            )
         ax.axhline(0, color="k", lw=0.8)
         bodies = [sm["stats"]["bicubic"]["rows"][i]["body"] for i in range(len(pairs))]
-        names = [f"{b}\n{p[0][:20]}" + ("" if sm["n_seeds"] == 1 else f"/s{p[1]}")
-                 for b, p in zip(bodies, pairs, strict=True)]
+        names = [
+            f"{b}\n{p[0][:20]}" + ("" if sm["n_seeds"] == 1 else f"/s{p[1]}")
+            for b, p in zip(bodies, pairs, strict=True)
+        ]
         ax.set_xticks(x, names, fontsize=7)
         ax.set_ylabel("Δ PSNR-Y (dB)")
         ax.set_title(f"×{s}: PSNR gain over bicubic per image", fontsize=9)
@@ -584,8 +827,9 @@ def plot_gain(summary: dict[int, dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_grid(args: argparse.Namespace, summary: dict[int, dict[str, Any]], settings: dict[str, Any],
-              path: Path) -> None:
+def plot_grid(
+    args: argparse.Namespace, summary: dict[int, dict[str, Any]], settings: dict[str, Any], path: Path
+) -> None:
     """LR | bicubic | MLMC | HACBSR | GT for one image per scale, kernels underneath."""
     import matplotlib
 
@@ -604,8 +848,13 @@ def plot_grid(args: argparse.Namespace, summary: dict[int, dict[str, Any]], sett
         stem = firsts[0]
     seed = args.seeds[0]
     ncol = len(cols) + 2
-    fig, axes = plt.subplots(2 * len(scales), ncol, figsize=(1.9 * ncol, 2 * 1.9 * len(scales)),
-                             gridspec_kw={"height_ratios": [3, 1.2] * len(scales)}, squeeze=False)
+    fig, axes = plt.subplots(
+        2 * len(scales),
+        ncol,
+        figsize=(1.9 * ncol, 2 * 1.9 * len(scales)),
+        gridspec_kw={"height_ratios": [3, 1.2] * len(scales)},
+        squeeze=False,
+    )
     for ax in axes.ravel():
         ax.axis("off")
     for r, s in enumerate(scales):
@@ -615,10 +864,14 @@ def plot_grid(args: argparse.Namespace, summary: dict[int, dict[str, Any]], sett
             continue
         with np.load(npz) as d:
             lr, hr, k_gt = d["lr"], d["hr"], d["kernel"]
-        rows = {m: next((x for x in summary[s]["stats"][m]["rows"] if x["image"] == stem), None)
-                for m in cols if m in summary[s]["stats"]}
+        rows = {
+            m: next((x for x in summary[s]["stats"][m]["rows"] if x["image"] == stem), None)
+            for m in cols
+            if m in summary[s]["stats"]
+        }
         panels: list[tuple[str, np.ndarray, np.ndarray | None]] = [
-            (f"LR ×{s} (nearest)", np.kron(lr, np.ones((s, s))), None)]
+            (f"LR ×{s} (nearest)", np.kron(lr, np.ones((s, s))), None)
+        ]
         for m in cols:
             img_dir = args.out / "images" / f"x{s}" / m
             png = img_dir / f"{stem}_seed{seed}.png"
@@ -660,9 +913,11 @@ def build_report(args: argparse.Namespace) -> Path | None:
     title = f"HACBSR quality benchmark — preset `{settings.get('preset', args.preset)}`"
     md = report_markdown(summary, settings, title)
     commits = sorted({r.get("git_commit") or "?" for r in rows if r["method"] != "bicubic"})
-    md += (f"\nEngine rows come from commit(s) {', '.join(commits)}"
-           + (" — **mixed commits: check that no change between them affects these methods**.\n"
-              if len(commits) > 1 else ".\n"))
+    md += f"\nEngine rows come from commit(s) {', '.join(commits)}" + (
+        " — **mixed commits: check that no change between them affects these methods**.\n"
+        if len(commits) > 1
+        else ".\n"
+    )
     if args.diagnostics:
         try:
             md += "\n" + diagnostics_markdown(args, summary)

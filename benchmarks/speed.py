@@ -48,8 +48,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "hacbsr-clip-arch": {"mode": "hacbsr", "encoder": "clip", "clip_pretrained": "none"},
     "mlmc": {"mode": "mlmc"},
 }
-STAGES = ("bare_dip_step", "image_step", "fc_term", "kl_stage", "meta_update", "history_update",
-          "outer_iteration")
+STAGES = ("bare_dip_step", "image_step", "fc_term", "kl_stage", "meta_update", "history_update", "outer_iteration")
 
 
 # ---------------------------------------------------------------------------- worker
@@ -89,12 +88,13 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     overrides = dict(VARIANTS[spec["variant"]])
     if spec["variant"] == "hacbsr" and spec.get("encoder"):
         overrides["encoder"] = spec["encoder"]
-    cfg = HACBSRConfig(scale=scale, seed=0, device=str(device), precision=spec["precision"],
-                       kernel_warmup=0, ssim_phase=0, **overrides)
+    cfg = HACBSRConfig(
+        scale=scale, seed=0, device=str(device), precision=spec["precision"], kernel_warmup=0, ssim_phase=0, **overrides
+    )
     rng = np.random.default_rng(0)
     lr_side = size // scale
     yy, xx = np.mgrid[0:lr_side, 0:lr_side] / max(1, lr_side)
-    lr = (0.5 + 0.2 * np.sin(9 * xx) * np.cos(7 * yy) + 0.05 * rng.standard_normal((lr_side, lr_side)))
+    lr = 0.5 + 0.2 * np.sin(9 * xx) * np.cos(7 * yy) + 0.05 * rng.standard_normal((lr_side, lr_side))
     lr = np.clip(lr, 0, 1).astype(np.float32)
     rss_before = (C._proc_status_kb("VmRSS") or 0) / 1024.0
     mem = C.PeakMemory(str(device))
@@ -106,9 +106,14 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     if solver.net_hist is not None:
         solver.refresh_history_features()
     warm, reps = int(spec["warmup"]), int(spec["repeats"])
-    out: dict[str, Any] = {**spec, "device_name": C.machine_info()["gpu"] or C.cpu_model(),
-                           "encoder": solver.encoder.name if solver.encoder else "none",
-                           "hr_side": size, "lr_side": lr_side, "setup_s": setup_s}
+    out: dict[str, Any] = {
+        **spec,
+        "device_name": C.machine_info()["gpu"] or C.cpu_model(),
+        "encoder": solver.encoder.name if solver.encoder else "none",
+        "hr_side": size,
+        "lr_side": lr_side,
+        "setup_s": setup_s,
+    }
     kernel = solver.net_k(solver.z_k).detach()
 
     def bare_step() -> None:  # the floor: what any DIP-based blind SR must pay per image step
@@ -140,8 +145,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     def meta() -> None:
         k = solver.net_k(solver.z_k)
-        losses = [F.mse_loss(forward_model(solver.x_last, k, scale), solver.y)
-                  for _ in range(cfg.inner_steps)]
+        losses = [F.mse_loss(forward_model(solver.x_last, k, scale), solver.y) for _ in range(cfg.inner_steps)]
         values = [float(v.item()) for v in losses] if cfg.mode == "hacbsr" else None
         solver.meta_update(losses, values)
 
@@ -180,8 +184,12 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         hist = cfg.inner_steps / cfg.history_interval if solver.net_hist is not None else 0
         calls = {"kl_stage": 1, "image_step": cfg.inner_steps, "meta_update": 1, "history_update": hist}
     else:
-        calls = {"kl_stage": 1, "image_step": cfg.inner_steps,
-                 "meta_update": cfg.inner_steps / cfg.mlmc_meta_interval, "history_update": 0}
+        calls = {
+            "kl_stage": 1,
+            "image_step": cfg.inner_steps,
+            "meta_update": cfg.inner_steps / cfg.mlmc_meta_interval,
+            "history_update": 0,
+        }
     out["calls_per_outer"] = calls
     solver.release()
     return out
@@ -189,22 +197,38 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- driver
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
-    p.add_argument("--sizes", type=int, nargs="+", default=None,
-                   help="HR sides (default CPU 64 128 192 256; CUDA 64 128 256 512 1024)")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="HR sides (default CPU 64 128 192 256; CUDA 64 128 256 512 1024)",
+    )
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
-    p.add_argument("--bf16-variants", nargs="+", default=["hacbsr"], choices=list(VARIANTS),
-                   help="variants that are also timed in bf16 (keeps the CPU run short)")
-    p.add_argument("--encoder", choices=["auto", "clip", "fallback"], default="auto",
-                   help="encoder of the plain 'hacbsr' variant")
+    p.add_argument(
+        "--bf16-variants",
+        nargs="+",
+        default=["hacbsr"],
+        choices=list(VARIANTS),
+        help="variants that are also timed in bf16 (keeps the CPU run short)",
+    )
+    p.add_argument(
+        "--encoder", choices=["auto", "clip", "fallback"], default="auto", help="encoder of the plain 'hacbsr' variant"
+    )
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed calls per stage")
-    p.add_argument("--rounds", type=int, default=4,
-                   help="interleaved rounds (1 outer iteration + P bare steps) for the headline ratio")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="interleaved rounds (1 outer iteration + P bare steps) for the headline ratio",
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--timeout", type=float, default=1800, help="seconds per worker")
@@ -234,23 +258,54 @@ def ms(v: Any) -> str:
 
 def report(results: list[dict[str, Any]], info: dict[str, Any], args: argparse.Namespace) -> str:
     ok = [r for r in results if "error" not in r]
-    lines = ["# HACBSR speed and memory benchmark", "",
-             f"Machine: {info['host_cpu']} ({info['cpu_count']} logical CPUs, torch threads "
-             f"{info['torch_threads']}), GPU: {info['gpu'] or 'none'}; torch {info['torch']}, python "
-             f"{info['python']}; commit {info['git_commit']}; {info['date']}.",
-             f"Scale ×{args.scale}; stages: median of {args.repeats} timed calls after {args.warmup} warm-up "
-             f"calls; bare step and outer iteration: median of {args.rounds} interleaved rounds; "
-             "times in ms; memory in MiB (CPU: whole-process peak RSS and the part above the RSS before the "
-             "solver was built; CUDA: max allocated).", ""]
-    header = ["variant", "precision", "HR", "encoder", "bare DIP step", "image step", "f_c term",
-              "KL/MCMC stage", "meta update", "history update", "inner step (amortised)", "ratio vs bare",
-              "peak mem", "mem above start"]
+    lines = [
+        "# HACBSR speed and memory benchmark",
+        "",
+        f"Machine: {info['host_cpu']} ({info['cpu_count']} logical CPUs, torch threads "
+        f"{info['torch_threads']}), GPU: {info['gpu'] or 'none'}; torch {info['torch']}, python "
+        f"{info['python']}; commit {info['git_commit']}; {info['date']}.",
+        f"Scale ×{args.scale}; stages: median of {args.repeats} timed calls after {args.warmup} warm-up "
+        f"calls; bare step and outer iteration: median of {args.rounds} interleaved rounds; "
+        "times in ms; memory in MiB (CPU: whole-process peak RSS and the part above the RSS before the "
+        "solver was built; CUDA: max allocated).",
+        "",
+    ]
+    header = [
+        "variant",
+        "precision",
+        "HR",
+        "encoder",
+        "bare DIP step",
+        "image step",
+        "f_c term",
+        "KL/MCMC stage",
+        "meta update",
+        "history update",
+        "inner step (amortised)",
+        "ratio vs bare",
+        "peak mem",
+        "mem above start",
+    ]
     rows = []
     for r in sorted(ok, key=lambda r: (list(VARIANTS).index(r["variant"]), r["precision"], r["hr_side"])):
-        rows.append([r["variant"], r["precision"], f"{r['hr_side']}²", r["encoder"], ms(r["bare_dip_step"]),
-                     ms(r["image_step"]), ms(r["fc_term"]), ms(r["kl_stage"]), ms(r["meta_update"]),
-                     ms(r["history_update"]), ms(r["inner_step_amortised"]), f"{r['ratio_vs_bare']:.2f}",
-                     C.fmt(r["peak_mem_mb"], 0), C.fmt(r["mem_above_start_mb"], 0)])
+        rows.append(
+            [
+                r["variant"],
+                r["precision"],
+                f"{r['hr_side']}²",
+                r["encoder"],
+                ms(r["bare_dip_step"]),
+                ms(r["image_step"]),
+                ms(r["fc_term"]),
+                ms(r["kl_stage"]),
+                ms(r["meta_update"]),
+                ms(r["history_update"]),
+                ms(r["inner_step_amortised"]),
+                f"{r['ratio_vs_bare']:.2f}",
+                C.fmt(r["peak_mem_mb"], 0),
+                C.fmt(r["mem_above_start_mb"], 0),
+            ]
+        )
     lines += ["## Per stage and per size", "", C.markdown_table(header, rows), ""]
     # breakdown of one amortised inner step at the largest size, per variant (fp32)
     for variant in VARIANTS:
@@ -262,8 +317,10 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], args: argparse.N
         calls = r["calls_per_outer"]
         parts = [
             ("bare DIP step (floor)", r["bare_dip_step"] * calls["image_step"]),
-            ("image-step extras (HL, f_c term, kernel-side loss)",
-             (r["image_step"] - r.get("bare_dip_step_single", r["bare_dip_step"])) * calls["image_step"]),
+            (
+                "image-step extras (HL, f_c term, kernel-side loss)",
+                (r["image_step"] - r.get("bare_dip_step_single", r["bare_dip_step"])) * calls["image_step"],
+            ),
             ("KL (HACBSR) / MCMC (MLMC) stage", r["kl_stage"] * calls["kl_stage"]),
             ("meta update", r["meta_update"] * calls["meta_update"]),
             ("history update", r["history_update"] * calls["history_update"]),
@@ -274,33 +331,68 @@ def report(results: list[dict[str, Any]], info: dict[str, Any], args: argparse.N
         rows = [[name, ms(v / p), f"{100 * v / total:.0f}%"] for name, v in parts]
         rows.append(["**inner step (amortised)**", f"**{ms(total / p)}**", "100%"])
         rows.append(["ratio vs bare DIP step", f"**{r['ratio_vs_bare']:.2f}**", "target ≤ 1.3"])
-        lines += [f"## Breakdown of one amortised inner step — {variant}, HR {r['hr_side']}², fp32, "
-                  f"encoder {r['encoder']}", "",
-                  f"Per outer iteration: {calls['image_step']} image steps, {calls['kl_stage']} KL/MCMC "
-                  "stage, "
-                  f"{calls['meta_update']:.2g} meta updates, {calls['history_update']:.2g} history updates; "
-                  f"the f_c term (alone: {ms(r['fc_term'])} ms) is inside each image step.", "",
-                  C.markdown_table(["part", "ms per inner step", "share"], rows), ""]
+        lines += [
+            f"## Breakdown of one amortised inner step — {variant}, HR {r['hr_side']}², fp32, encoder {r['encoder']}",
+            "",
+            f"Per outer iteration: {calls['image_step']} image steps, {calls['kl_stage']} KL/MCMC "
+            "stage, "
+            f"{calls['meta_update']:.2g} meta updates, {calls['history_update']:.2g} history updates; "
+            f"the f_c term (alone: {ms(r['fc_term'])} ms) is inside each image step.",
+            "",
+            C.markdown_table(["part", "ms per inner step", "share"], rows),
+            "",
+        ]
     # precision comparison
     pairs = []
     for r in ok:
         if r["precision"] != "bf16":
             continue
-        base = next((b for b in ok if b["variant"] == r["variant"] and b["hr_side"] == r["hr_side"]
-                     and b["precision"] == "fp32"), None)
+        base = next(
+            (
+                b
+                for b in ok
+                if b["variant"] == r["variant"] and b["hr_side"] == r["hr_side"] and b["precision"] == "fp32"
+            ),
+            None,
+        )
         if base:
             speedup = base["inner_step_amortised"] / r["inner_step_amortised"]
-            pairs.append([r["variant"], f"{r['hr_side']}²", ms(base["inner_step_amortised"]),
-                          ms(r["inner_step_amortised"]), f"{speedup:.2f}×",
-                          C.fmt(base["peak_mem_mb"], 0), C.fmt(r["peak_mem_mb"], 0)])
+            pairs.append(
+                [
+                    r["variant"],
+                    f"{r['hr_side']}²",
+                    ms(base["inner_step_amortised"]),
+                    ms(r["inner_step_amortised"]),
+                    f"{speedup:.2f}×",
+                    C.fmt(base["peak_mem_mb"], 0),
+                    C.fmt(r["peak_mem_mb"], 0),
+                ]
+            )
     if pairs:
-        lines += ["## fp32 vs bf16 (autocast of the generator forward)", "",
-                  C.markdown_table(["variant", "HR", "fp32 inner step (ms)", "bf16 inner step (ms)",
-                                    "bf16 speed-up", "fp32 peak mem", "bf16 peak mem"], pairs), ""]
+        lines += [
+            "## fp32 vs bf16 (autocast of the generator forward)",
+            "",
+            C.markdown_table(
+                [
+                    "variant",
+                    "HR",
+                    "fp32 inner step (ms)",
+                    "bf16 inner step (ms)",
+                    "bf16 speed-up",
+                    "fp32 peak mem",
+                    "bf16 peak mem",
+                ],
+                pairs,
+            ),
+            "",
+        ]
     errors = [r for r in results if "error" in r]
     if errors:
-        lines += ["## Not measured", ""] + [
-            f"- {r['variant']} {r['precision']} HR {r['size']}²: {r['error']}" for r in errors] + [""]
+        lines += (
+            ["## Not measured", ""]
+            + [f"- {r['variant']} {r['precision']} HR {r['size']}²: {r['error']}" for r in errors]
+            + [""]
+        )
     return "\n".join(lines)
 
 
@@ -325,10 +417,20 @@ def main(argv: list[str] | None = None) -> int:
             if precision == "bf16" and variant not in args.bf16_variants:
                 continue
             for size in sizes:
-                specs.append({"variant": variant, "size": size, "scale": args.scale, "device": args.device,
-                              "precision": precision, "encoder": args.encoder, "warmup": args.warmup,
-                              "repeats": args.repeats, "rounds": args.rounds,
-                              "threads": args.threads})
+                specs.append(
+                    {
+                        "variant": variant,
+                        "size": size,
+                        "scale": args.scale,
+                        "device": args.device,
+                        "precision": precision,
+                        "encoder": args.encoder,
+                        "warmup": args.warmup,
+                        "repeats": args.repeats,
+                        "rounds": args.rounds,
+                        "threads": args.threads,
+                    }
+                )
     results = []
     stopped_sizes: set[tuple[str, str]] = set()
     for i, spec in enumerate(specs, 1):
@@ -341,19 +443,41 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         if "error" in res:
             stopped_sizes.add(key)
-            print(f"[speed {i}/{len(specs)}] {spec['variant']} {spec['precision']} {spec['size']}²: "
-                  f"FAILED {res['error']}", flush=True)
+            print(
+                f"[speed {i}/{len(specs)}] {spec['variant']} {spec['precision']} {spec['size']}²: "
+                f"FAILED {res['error']}",
+                flush=True,
+            )
         else:
-            print(f"[speed {i}/{len(specs)}] {spec['variant']:<17} {spec['precision']} {spec['size']:>5}²  "
-                  f"bare {ms(res['bare_dip_step'])} ms  inner {ms(res['inner_step_amortised'])} ms  "
-                  f"ratio {res['ratio_vs_bare']:.2f}  peak {res['peak_mem_mb']:.0f} MiB  "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(
+                f"[speed {i}/{len(specs)}] {spec['variant']:<17} {spec['precision']} {spec['size']:>5}²  "
+                f"bare {ms(res['bare_dip_step'])} ms  inner {ms(res['inner_step_amortised'])} ms  "
+                f"ratio {res['ratio_vs_bare']:.2f}  peak {res['peak_mem_mb']:.0f} MiB  "
+                f"({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
         C.write_json(out / "speed.json", {"machine": info, "results": results})
     md = report(results, info, args)
     (out / "speed.md").write_text(md + "\n")
-    fields = ["variant", "precision", "hr_side", "lr_side", "scale", "device", "device_name", "encoder",
-              *STAGES, "inner_step_amortised", "ratio_vs_bare", "setup_s", "peak_mem_mb", "mem_kind",
-              "rss_before_mb", "mem_above_start_mb", "error"]
+    fields = [
+        "variant",
+        "precision",
+        "hr_side",
+        "lr_side",
+        "scale",
+        "device",
+        "device_name",
+        "encoder",
+        *STAGES,
+        "inner_step_amortised",
+        "ratio_vs_bare",
+        "setup_s",
+        "peak_mem_mb",
+        "mem_kind",
+        "rss_before_mb",
+        "mem_above_start_mb",
+        "error",
+    ]
     import csv
 
     with open(out / "speed.csv", "w", newline="") as fh:

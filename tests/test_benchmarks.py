@@ -57,9 +57,32 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _argv(hr_dir: Path, out: Path, *extra: str) -> list[str]:
-    return ["--hr-dir", str(hr_dir), "--out", str(out), "--cache-dir", str(out.parent / "cache"),
-            "--scales", "2", "--crop", "0", "--limit", "0", "--seeds", "0", "--iterations", "2",
-            "--kernel-warmup", "5", "--encoder", "fallback", "--device", "cpu", "--quiet", *extra]
+    return [
+        "--hr-dir",
+        str(hr_dir),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(out.parent / "cache"),
+        "--scales",
+        "2",
+        "--crop",
+        "0",
+        "--limit",
+        "0",
+        "--seeds",
+        "0",
+        "--iterations",
+        "2",
+        "--kernel-warmup",
+        "5",
+        "--encoder",
+        "fallback",
+        "--device",
+        "cpu",
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_quality_smoke_csv_markdown_and_resume(quality, hr_dir, tmp_path, monkeypatch):
@@ -70,7 +93,8 @@ def test_quality_smoke_csv_markdown_and_resume(quality, hr_dir, tmp_path, monkey
     rows = _rows(out / "results.csv")
     assert len(rows) == 4  # 2 images x 1 scale x 2 methods x 1 seed
     assert {(r["image"], r["method"]) for r in rows} == {
-        (i, m) for i in ("ceres_a", "moon_b") for m in ("bicubic", "hacbsr")}
+        (i, m) for i in ("ceres_a", "moon_b") for m in ("bicubic", "hacbsr")
+    }
     for r in rows:
         assert r["scale"] == "2" and r["protocol"] == "bicubic" and r["seed"] == "0"
         for key in ("psnr_y", "ssim_y", "psnr_gray", "ssim_gray", "wall_s", "peak_mem_mb"):
@@ -145,17 +169,46 @@ def test_quality_refuses_to_mix_settings(quality, hr_dir, tmp_path):
 
 def test_speed_worker_and_report_smoke():
     speed = _load("speed")
-    spec = {"variant": "hacbsr", "size": 48, "scale": 2, "device": "cpu", "precision": "fp32",
-            "encoder": "fallback", "warmup": 0, "repeats": 1, "rounds": 3, "threads": None}
+    spec = {
+        "variant": "hacbsr",
+        "size": 48,
+        "scale": 2,
+        "device": "cpu",
+        "precision": "fp32",
+        "encoder": "fallback",
+        "warmup": 0,
+        "repeats": 1,
+        "rounds": 3,
+        "threads": None,
+    }
     res = speed.worker(spec)
-    for key in ("bare_dip_step", "image_step", "fc_term", "kl_stage", "meta_update", "history_update",
-                "outer_iteration", "inner_step_amortised"):
+    for key in (
+        "bare_dip_step",
+        "image_step",
+        "fc_term",
+        "kl_stage",
+        "meta_update",
+        "history_update",
+        "outer_iteration",
+        "inner_step_amortised",
+    ):
         assert res[key] >= 0 and math.isfinite(res[key]), key
     assert res["bare_dip_step"] > 0 and res["ratio_vs_bare"] > 0
     assert res["encoder"].startswith("fallback") and res["calls_per_outer"]["image_step"] == 5
     args = speed.build_parser().parse_args(["--sizes", "48", "--scale", "2"])
-    md = speed.report([res, {**spec, "variant": "mlmc", "error": "timeout"}], {
-        "host_cpu": "cpu", "cpu_count": 2, "torch_threads": 2, "gpu": None, "torch": "x", "python": "3",
-        "git_commit": None, "date": "today"}, args)
+    md = speed.report(
+        [res, {**spec, "variant": "mlmc", "error": "timeout"}],
+        {
+            "host_cpu": "cpu",
+            "cpu_count": 2,
+            "torch_threads": 2,
+            "gpu": None,
+            "torch": "x",
+            "python": "3",
+            "git_commit": None,
+            "date": "today",
+        },
+        args,
+    )
     assert "ratio vs bare" in md and "Breakdown of one amortised inner step — hacbsr" in md
     assert "Not measured" in md and "timeout" in md

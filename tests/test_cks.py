@@ -74,6 +74,7 @@ def test_fifo_capacity_cold_start_and_minus_ck():
 
 def test_cks_shifts_similarity_towards_tau():
     """Best-of-M moves the average similarity to the window towards τ = 0.3 compared with M = 1."""
+
     def mean_similarity(proposals):
         cks = ContrastiveKernelSampler(KernelSampler.prior(4, np.random.default_rng(1)), proposals=proposals)
         window = [kernel_features(cks.base_sampler()) for _ in range(20)]

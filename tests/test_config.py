@@ -27,16 +27,19 @@ def test_ablation_switches():
     assert not HACBSRConfig(mode="mlmc").history_enabled
 
 
-@pytest.mark.parametrize("changes,match", [
-    ({"scale": 1}, "between 2 and"),
-    ({"scale": 2.5}, "integer"),
-    ({"scale": 9}, "between 2 and"),
-    ({"mode": "fast"}, "mode must be one of"),
-    ({"iterations": 0}, "iterations"),
-    ({"lr_image": -1.0}, "lr_image"),
-    ({"encoder": "vgg"}, "encoder"),
-    ({"alpha_range": (0.9, 0.8)}, "alpha_range"),
-])
+@pytest.mark.parametrize(
+    "changes,match",
+    [
+        ({"scale": 1}, "between 2 and"),
+        ({"scale": 2.5}, "integer"),
+        ({"scale": 9}, "between 2 and"),
+        ({"mode": "fast"}, "mode must be one of"),
+        ({"iterations": 0}, "iterations"),
+        ({"lr_image": -1.0}, "lr_image"),
+        ({"encoder": "vgg"}, "encoder"),
+        ({"alpha_range": (0.9, 0.8)}, "alpha_range"),
+    ],
+)
 def test_validation_messages(changes, match):
     with pytest.raises(ValueError, match=match):
         HACBSRConfig(**changes)

@@ -103,8 +103,9 @@ def test_simulate_stride_is_forward_model_and_deterministic():
     b = simulate(hr, 3, protocol="stride", seed=5)
     assert a.hr.shape == (48, 48) and a.lr.shape == (16, 16)
     assert np.array_equal(a.lr, b.lr) and np.array_equal(a.kernel, b.kernel)
-    expected = forward_model(torch.from_numpy(a.hr.astype(np.float64))[None, None],
-                             torch.from_numpy(a.kernel.astype(np.float64)), 3)[0, 0].numpy()
+    expected = forward_model(
+        torch.from_numpy(a.hr.astype(np.float64))[None, None], torch.from_numpy(a.kernel.astype(np.float64)), 3
+    )[0, 0].numpy()
     assert np.allclose(a.lr, np.clip(expected, 0, 1), atol=1e-6)
     assert a.params["protocol"] == "stride" and a.params["kernel_size"] == 15
 

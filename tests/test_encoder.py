@@ -20,9 +20,11 @@ TINY_CLIP = "hacbsr-tiny-test"
 def tiny_clip_registered(tmp_path_factory):
     """A tiny open_clip architecture (random init), registered under TINY_CLIP."""
     folder = tmp_path_factory.mktemp("clipcfg")
-    cfg = {"embed_dim": 16,
-           "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-           "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 1, "layers": 1}}
+    cfg = {
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+        "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 1, "layers": 1},
+    }
     (folder / f"{TINY_CLIP}.json").write_text(json.dumps(cfg))
     open_clip.add_model_config(folder)
     return TINY_CLIP
@@ -50,8 +52,7 @@ def test_local_checkpoint_is_loaded_for_real(tiny_clip_registered, tmp_path):
     cfg = HACBSRConfig(encoder="clip", clip_model=TINY_CLIP, clip_checkpoint=str(path))
     loaded = load_encoder(cfg, torch.device("cpu"))
     assert loaded.name == f"clip:{TINY_CLIP}/tiny_clip.pt"
-    for (name, a), b in zip(model.visual.state_dict().items(), loaded.module.visual.state_dict().values(),
-                            strict=True):
+    for (name, a), b in zip(model.visual.state_dict().items(), loaded.module.visual.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     x = torch.rand(1, 3, 32, 32)
     mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)

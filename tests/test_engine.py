@@ -138,17 +138,20 @@ def test_gray_runs_as_replicated_rgb_by_default(lr_image):
     assert prepare_image(lr_image, 2, gray_channels=1).net_channels == 1
 
 
-@pytest.mark.parametrize("image,kw,match", [
-    (np.full((20, 20), np.nan), {}, "no finite pixels"),
-    (np.zeros((0, 20)), {}, "empty"),
-    (np.ones((1, 1)), {}, "at least"),
-    (np.ones((20, 20)), {}, "constant"),
-    (np.random.rand(12, 12), {}, "at least 17×17"),
-    (np.random.rand(3, 20, 20), {}, "no channel axis"),
-    (np.random.rand(2, 3, 20, 20), {}, "2-D"),
-    (np.random.rand(20, 20), {"channel_axis": -1}, "2-D"),
-    (np.array([["a"]]), {}, "real numbers"),
-])
+@pytest.mark.parametrize(
+    "image,kw,match",
+    [
+        (np.full((20, 20), np.nan), {}, "no finite pixels"),
+        (np.zeros((0, 20)), {}, "empty"),
+        (np.ones((1, 1)), {}, "at least"),
+        (np.ones((20, 20)), {}, "constant"),
+        (np.random.rand(12, 12), {}, "at least 17×17"),
+        (np.random.rand(3, 20, 20), {}, "no channel axis"),
+        (np.random.rand(2, 3, 20, 20), {}, "2-D"),
+        (np.random.rand(20, 20), {"channel_axis": -1}, "2-D"),
+        (np.array([["a"]]), {}, "real numbers"),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(image, kw, match):
     with pytest.raises(ValueError, match=match):
         validate_image(image, 2, **kw)
@@ -167,12 +170,15 @@ def test_min_sizes_per_scale():
     validate_image(np.random.rand(9, 9), 4)
 
 
-@pytest.mark.parametrize("overrides", [
-    {"mode": "mlmc"},
-    {"use_cks": False},
-    {"use_history": False},
-    {"use_cks": False, "use_history": False},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"mode": "mlmc"},
+        {"use_cks": False},
+        {"use_history": False},
+        {"use_cks": False, "use_history": False},
+    ],
+)
 def test_modes_and_ablations_run(lr_image, overrides):
     result = super_resolve(lr_image, 2, **{**TINY, "iterations": 2, **overrides})
     assert result.sr.shape == (40, 40) and np.isfinite(result.sr).all()

@@ -49,8 +49,13 @@ def test_axis_aligned_scale_translate_units():
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_data_to_world_alignment_with_rotation_and_shear(scale):
     """HR pixel j holds LR position (j + δ)/s: both must map to the same world point."""
-    lr = _lr_layer(scale=(0.7, 1.3), translate=(4.0, -2.0), rotate=27.0, shear=[0.2],
-                   affine=np.array([[1.0, 0.1, 3.0], [0.0, 0.9, -1.0], [0.0, 0.0, 1.0]]))
+    lr = _lr_layer(
+        scale=(0.7, 1.3),
+        translate=(4.0, -2.0),
+        rotate=27.0,
+        shear=[0.2],
+        affine=np.array([[1.0, 0.1, 3.0], [0.0, 0.9, -1.0], [0.0, 0.0, 1.0]]),
+    )
     hr = Image(np.zeros((20 * scale, 30 * scale)), **sr_layer_kwargs(lr, scale))
     delta = hr_offset(scale)
     for i in [(0, 0), (3, 7), (19, 29), (11.5, 2.25)]:

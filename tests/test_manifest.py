@@ -46,8 +46,7 @@ def test_installed_manifest_is_this_file_and_root_symlink_matches():
 
 def test_npe2_validate_with_imports():
     npe2 = shutil.which("npe2") or str(Path(sys.executable).with_name("npe2"))
-    proc = subprocess.run([npe2, "validate", "napari-hacbsr", "--imports"], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([npe2, "validate", "napari-hacbsr", "--imports"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "valid" in proc.stdout
 

@@ -6,9 +6,11 @@ import napari_hacbsr
 
 def test_import_is_light():
     """napari imports plugin packages at start-up: no torch, open_clip or Qt at import time."""
-    code = ("import sys, napari_hacbsr, napari_hacbsr.core.config; "
-            "heavy = [m for m in ('torch', 'open_clip', 'qtpy', 'PyQt6', 'napari') if m in sys.modules]; "
-            "assert not heavy, heavy")
+    code = (
+        "import sys, napari_hacbsr, napari_hacbsr.core.config; "
+        "heavy = [m for m in ('torch', 'open_clip', 'qtpy', 'PyQt6', 'napari') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -28,8 +30,10 @@ def test_lazy_public_api():
 
 
 def test_core_does_not_import_napari_or_qt():
-    code = ("import sys; import napari_hacbsr.core.engine, napari_hacbsr.core.api, napari_hacbsr.core.metrics, "
-            "napari_hacbsr.core.sample, napari_hacbsr.cli; "
-            "bad = [m for m in ('napari', 'qtpy', 'PyQt6', 'PySide6', 'magicgui') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys; import napari_hacbsr.core.engine, napari_hacbsr.core.api, napari_hacbsr.core.metrics, "
+        "napari_hacbsr.core.sample, napari_hacbsr.cli; "
+        "bad = [m for m in ('napari', 'qtpy', 'PyQt6', 'PySide6', 'magicgui') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -80,8 +80,15 @@ def test_threaded_run_layers_geometry_metadata_and_second_run(make_napari_viewer
     viewer = make_napari_viewer_proxy()
     data = _image()
     original = data.copy()
-    src = viewer.add_image(data, name="img", scale=(2.0, 0.5), translate=(5.0, -1.0),
-                           units=("km", "km"), axis_labels=("y", "x"), colormap="magma")
+    src = viewer.add_image(
+        data,
+        name="img",
+        scale=(2.0, 0.5),
+        translate=(5.0, -1.0),
+        units=("km", "km"),
+        axis_labels=("y", "x"),
+        colormap="magma",
+    )
     widget = _widget(viewer)
     widget.image.value = src
     _fast(widget, iterations=2)
@@ -107,8 +114,19 @@ def test_threaded_run_layers_geometry_metadata_and_second_run(make_napari_viewer
 
     for layer in (sr, kernel):
         meta = layer.metadata["hacbsr"]
-        for key in ("version", "source_layer", "config", "seed", "device", "device_name", "encoder",
-                    "iterations_done", "stopped_early", "final_losses", "timings"):
+        for key in (
+            "version",
+            "source_layer",
+            "config",
+            "seed",
+            "device",
+            "device_name",
+            "encoder",
+            "iterations_done",
+            "stopped_early",
+            "final_losses",
+            "timings",
+        ):
             assert key in meta, key
         assert meta["source_layer"] == "img" and meta["iterations_done"] == 2
         assert meta["stopped_early"] is False and meta["config"]["scale"] == 2 and meta["device"] == "cpu"
@@ -193,16 +211,30 @@ def test_engine_error_resets_ui_frees_memory_and_next_run_works(make_napari_view
 
     def failing(image, config=None, should_stop=None, *, channel_axis=None):
         yield Step(0, config.outer_iterations, "warmup", {}, None, 0.01, sr0, k0)
-        raise OutOfMemoryError("cuda:0 — NVIDIA H100 ran out of memory for a 20×20 image at ×2. Memory "
-                               "has been released: try a smaller crop, a smaller scale, or device='cpu'.")
+        raise OutOfMemoryError(
+            "cuda:0 — NVIDIA H100 ran out of memory for a 20×20 image at ×2. Memory "
+            "has been released: try a smaller crop, a smaller scale, or device='cpu'."
+        )
 
     def succeeding(image, config=None, should_stop=None, *, channel_axis=None):
         yield Step(0, 1, "warmup", {}, None, 0.01, sr0, k0)
         yield Step(1, 1, "iterate", {"data": 0.1}, None, 0.02, sr0 + 1, k0)
-        return Result(sr=sr0 + 2, kernel=k0, config=config, device="cpu", device_name="CPU — no GPU found",
-                      encoder="fallback:pixels-224", encoder_note="", iterations_done=1, stopped_early=False,
-                      timings={"total": 0.02}, normalization=Normalization(0.0, 1.0, "float32", "float32"),
-                      missing_pixels=0, channel_axis=None, losses=[{"data": 0.1}])
+        return Result(
+            sr=sr0 + 2,
+            kernel=k0,
+            config=config,
+            device="cpu",
+            device_name="CPU — no GPU found",
+            encoder="fallback:pixels-224",
+            encoder_note="",
+            iterations_done=1,
+            stopped_early=False,
+            timings={"total": 0.02},
+            normalization=Normalization(0.0, 1.0, "float32", "float32"),
+            missing_pixels=0,
+            channel_axis=None,
+            losses=[{"data": 0.1}],
+        )
 
     freed: list[int] = []
     errors: list[str] = []
@@ -236,8 +268,7 @@ def test_engine_error_resets_ui_frees_memory_and_next_run_works(make_napari_view
     ("make", "expected"),
     [
         (lambda v: v.add_image(np.zeros((5, 20, 20)), name="stack"), "no channel axis"),
-        (lambda v: v.add_image([np.zeros((64, 64)), np.zeros((32, 32))], multiscale=True, name="pyr"),
-         "multiscale"),
+        (lambda v: v.add_image([np.zeros((64, 64)), np.zeros((32, 32))], multiscale=True, name="pyr"), "multiscale"),
         (lambda v: v.add_image(np.zeros((20, 20, 3)), rgb=False, name="col"), "rgb=True"),
         (lambda v: v.add_image(_image((10, 10)), name="tiny"), "at least 17×17"),
         (lambda v: v.add_image(np.full((20, 20), 3.0), name="flat"), "constant"),

@@ -65,19 +65,19 @@ def layer_problem(layer: Any) -> str | None:
     size, NaN and constant-image checks are the engine's ``validate_image``.
     """
     if layer is None:
-        return ("Select an Image layer first (open an image, or load the sample: "
-                "File → Open Sample → napari-hacbsr).")
+        return "Select an Image layer first (open an image, or load the sample: File → Open Sample → napari-hacbsr)."
     from napari.layers import Image
 
     name = getattr(layer, "name", "?")
     kind = layer.__class__.__name__  # (napari's PublicOnlyProxy forwards __class__)
     if not isinstance(layer, Image):
-        return (f"'{name}' is a {kind} layer; HACBSR super-resolves Image layers only "
-                "(a 2-D grey or RGB image).")
+        return f"'{name}' is a {kind} layer; HACBSR super-resolves Image layers only (a 2-D grey or RGB image)."
     if getattr(layer, "multiscale", False):
-        return (f"'{name}' is a multiscale image (a pyramid); HACBSR needs one single-resolution 2-D "
-                f"image. Crop a region of the finest level and add it as a normal layer, e.g. "
-                f"viewer.add_image(viewer.layers['{name}'].data[0][:512, :512]).")
+        return (
+            f"'{name}' is a multiscale image (a pyramid); HACBSR needs one single-resolution 2-D "
+            f"image. Crop a region of the finest level and add it as a normal layer, e.g. "
+            f"viewer.add_image(viewer.layers['{name}'].data[0][:512, :512])."
+        )
     shape = tuple(np.shape(layer.data))
     dtype = getattr(layer.data, "dtype", None)
     dtype = np.dtype(dtype) if dtype is not None else np.asarray(layer.data).dtype
@@ -85,21 +85,27 @@ def layer_problem(layer: Any) -> str | None:
         return f"'{name}' has data type {dtype}; HACBSR needs numeric pixel values."
     if getattr(layer, "rgb", False):
         if len(shape) != 3:
-            return (f"'{name}' is an RGB stack of shape {shape}; HACBSR handles one 2-D RGB image "
-                    f"(rows, columns, 3 or 4). Add a single frame as its own layer.")
+            return (
+                f"'{name}' is an RGB stack of shape {shape}; HACBSR handles one 2-D RGB image "
+                f"(rows, columns, 3 or 4). Add a single frame as its own layer."
+            )
         if shape[-1] not in (3, 4):  # napari only marks 3/4 channels as rgb; be explicit anyway
-            return (f"'{name}' has {shape[-1]} colour channels; RGB layers need 3 (RGB) or 4 (RGBA).")
+            return f"'{name}' has {shape[-1]} colour channels; RGB layers need 3 (RGB) or 4 (RGBA)."
         return None
     if len(shape) < 2:
         return f"'{name}' is {len(shape)}-D; HACBSR needs a 2-D image."
     if len(shape) == 3 and shape[-1] in (3, 4):
-        return (f"'{name}' has shape {shape} but napari does not display it as RGB, so its last axis "
-                f"is not treated as colour channels. If it is a colour image, add it again with "
-                f"viewer.add_image(data, rgb=True); otherwise pick a single 2-D plane.")
+        return (
+            f"'{name}' has shape {shape} but napari does not display it as RGB, so its last axis "
+            f"is not treated as colour channels. If it is a colour image, add it again with "
+            f"viewer.add_image(data, rgb=True); otherwise pick a single 2-D plane."
+        )
     if len(shape) > 2:
-        return (f"'{name}' is a {len(shape)}-D stack of shape {shape} with no channel axis; HACBSR "
-                f"super-resolves one 2-D image (grey or RGB). Add one plane as its own layer, e.g. "
-                f"viewer.add_image(viewer.layers['{name}'].data[0]).")
+        return (
+            f"'{name}' is a {len(shape)}-D stack of shape {shape} with no channel axis; HACBSR "
+            f"super-resolves one 2-D image (grey or RGB). Add one plane as its own layer, e.g. "
+            f"viewer.add_image(viewer.layers['{name}'].data[0])."
+        )
     return None
 
 
@@ -148,8 +154,9 @@ def sr_layer_kwargs(layer: Any, scale: int) -> dict[str, Any]:
     }
 
 
-def kernel_layer_kwargs(layer: Any, scale: int, kernel_shape: tuple[int, int] | None = None,
-                        slot: int = 0) -> dict[str, Any]:
+def kernel_layer_kwargs(
+    layer: Any, scale: int, kernel_shape: tuple[int, int] | None = None, slot: int = 0
+) -> dict[str, Any]:
     """Geometry for a kernel layer shown beside (to the right of) ``layer``'s image, in HR pixels.
 
     Kernel pixels get the SR layer's pixel size (source scale / s), so the kernel can be compared

@@ -33,8 +33,7 @@ def make_sample_data(scale: int = 2, crop: int | None = None, seed: int = SAMPLE
 
     crop = SAMPLE_CROP.get(scale, 256) if crop is None else crop
     degraded = moon_sample(scale=scale, crop=crop, seed=seed)
-    params = {key: (list(value) if isinstance(value, tuple) else value)
-              for key, value in degraded.params.items()}
+    params = {key: (list(value) if isinstance(value, tuple) else value) for key, value in degraded.params.items()}
     name = f"moon_x{scale}"
 
     probe = Image(degraded.lr)  # the LR layer's default geometry, to place the other two relative to it
@@ -43,10 +42,27 @@ def make_sample_data(scale: int = 2, crop: int | None = None, seed: int = SAMPLE
     hr_meta = {"hacbsr_sample": {**params, "role": "ground-truth high-resolution image"}}
     return [
         (degraded.lr, {"name": f"{name}_degraded_sample", "colormap": "gray", "metadata": lr_meta}, "image"),
-        (degraded.kernel, {"name": f"{name}_true_kernel", "colormap": "inferno", "metadata": kernel_meta,
-                           **kernel_layer_kwargs(probe, scale, degraded.kernel.shape, slot=1)}, "image"),
-        (degraded.hr, {"name": f"{name}_ground_truth", "colormap": "gray", "visible": False,
-                       "metadata": hr_meta, **sr_layer_kwargs(probe, scale)}, "image"),
+        (
+            degraded.kernel,
+            {
+                "name": f"{name}_true_kernel",
+                "colormap": "inferno",
+                "metadata": kernel_meta,
+                **kernel_layer_kwargs(probe, scale, degraded.kernel.shape, slot=1),
+            },
+            "image",
+        ),
+        (
+            degraded.hr,
+            {
+                "name": f"{name}_ground_truth",
+                "colormap": "gray",
+                "visible": False,
+                "metadata": hr_meta,
+                **sr_layer_kwargs(probe, scale),
+            },
+            "image",
+        ),
     ]
 
 

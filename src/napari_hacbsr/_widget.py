@@ -69,65 +69,154 @@ class HACBSRWidget(Container):
         defaults = HACBSRConfig()
 
         # ------------------------------------------------------------ main inputs
-        self.image = ComboBox(label="Image", choices=self._image_choices,
-                              tooltip="Image layer to super-resolve (2-D grey or RGB)")
-        self.scale = ComboBox(label="Scale ×", choices=[2, 3, 4], value=2,
-                              tooltip="Upscaling factor s (other integers: Advanced → Other scale)")
-        self.iterations = SpinBox(label="Iterations", min=1, max=100_000, value=1,
-                                  tooltip="Outer iterations N. Default: the paper's 300 on a GPU, "
-                                          "a short run on CPU")
+        self.image = ComboBox(
+            label="Image", choices=self._image_choices, tooltip="Image layer to super-resolve (2-D grey or RGB)"
+        )
+        self.scale = ComboBox(
+            label="Scale ×",
+            choices=[2, 3, 4],
+            value=2,
+            tooltip="Upscaling factor s (other integers: Advanced → Other scale)",
+        )
+        self.iterations = SpinBox(
+            label="Iterations",
+            min=1,
+            max=100_000,
+            value=1,
+            tooltip="Outer iterations N. Default: the paper's 300 on a GPU, a short run on CPU",
+        )
         self.iterations_hint = Label(value="")
-        self.seed = SpinBox(label="Seed", min=0, max=2**31 - 1, value=defaults.seed,
-                            tooltip="Random seed: same seed + same settings = same result")
-        self.device = ComboBox(label="Device", choices=["auto", *available_devices()], value="auto",
-                               tooltip="'auto' uses the first GPU if there is one, else the CPU")
+        self.seed = SpinBox(
+            label="Seed",
+            min=0,
+            max=2**31 - 1,
+            value=defaults.seed,
+            tooltip="Random seed: same seed + same settings = same result",
+        )
+        self.device = ComboBox(
+            label="Device",
+            choices=["auto", *available_devices()],
+            value="auto",
+            tooltip="'auto' uses the first GPU if there is one, else the CPU",
+        )
         self.device_hint = Label(value="")
-        self.main = Container(widgets=[self.image, self.scale, self.iterations, self.iterations_hint,
-                                       self.seed, self.device, self.device_hint], labels=True)
+        self.main = Container(
+            widgets=[
+                self.image,
+                self.scale,
+                self.iterations,
+                self.iterations_hint,
+                self.seed,
+                self.device,
+                self.device_hint,
+            ],
+            labels=True,
+        )
 
         # ------------------------------------------------------------ advanced inputs
         self.advanced_toggle = PushButton(text=ADVANCED_CLOSED)
-        self.mode = ComboBox(label="Mode", choices=[("HACBSR", "hacbsr"), ("MLMC", "mlmc")],
-                             value=defaults.mode, tooltip="HACBSR (the paper) or its MLMC baseline")
-        self.custom_scale = SpinBox(label="Other scale", min=0, max=MAX_SCALE, value=0,
-                                    tooltip=f"Any integer 2..{MAX_SCALE}; overrides 'Scale ×'. 0 = off")
+        self.mode = ComboBox(
+            label="Mode",
+            choices=[("HACBSR", "hacbsr"), ("MLMC", "mlmc")],
+            value=defaults.mode,
+            tooltip="HACBSR (the paper) or its MLMC baseline",
+        )
+        self.custom_scale = SpinBox(
+            label="Other scale",
+            min=0,
+            max=MAX_SCALE,
+            value=0,
+            tooltip=f"Any integer 2..{MAX_SCALE}; overrides 'Scale ×'. 0 = off",
+        )
         self.use_cks = CheckBox(text="Contrastive kernel sampling", value=defaults.use_cks)
         self.cks_proposals = SpinBox(label="CKS proposals", min=1, max=64, value=defaults.cks_proposals)
         self.use_history = CheckBox(text="History contrast", value=defaults.use_history)
-        self.theta_h = FloatSpinBox(label="History weight θh", min=0.0, max=10.0, step=0.05,
-                                    value=defaults.theta_h)
-        self.lr_image = FloatSpinBox(label="LR image", min=1e-5, max=1.0, step=1e-5,
-                                     value=defaults.lr_image, tooltip="Learning rate of the image generator")
-        self.lr_kernel = FloatSpinBox(label="LR kernel", min=1e-5, max=1.0, step=1e-5,
-                                      value=defaults.lr_kernel, tooltip="Learning rate of the kernel network")
-        self.kernel_warmup = SpinBox(label="Kernel warm-up", min=0, max=10_000, value=defaults.kernel_warmup,
-                                     tooltip="Warm-up steps of the kernel prior")
-        self.inner_steps = SpinBox(label="Inner steps", min=1, max=100, value=defaults.inner_steps,
-                                   tooltip="Image steps per outer iteration (P)")
-        self.yield_every = SpinBox(label="Live update every", min=1, max=10_000, value=defaults.yield_every,
-                                   tooltip="Refresh the live layers every this many iterations "
-                                           "(default: 10 on a GPU, 1 on CPU)")
-        self.encoder = ComboBox(label="Encoder", choices=["auto", "clip", "fallback"], value=defaults.encoder,
-                                tooltip="Feature encoder for the contrastive losses: 'auto' = CLIP if its "
-                                        "weights are found, else the weight-free fallback (shown in status)")
+        self.theta_h = FloatSpinBox(label="History weight θh", min=0.0, max=10.0, step=0.05, value=defaults.theta_h)
+        self.lr_image = FloatSpinBox(
+            label="LR image",
+            min=1e-5,
+            max=1.0,
+            step=1e-5,
+            value=defaults.lr_image,
+            tooltip="Learning rate of the image generator",
+        )
+        self.lr_kernel = FloatSpinBox(
+            label="LR kernel",
+            min=1e-5,
+            max=1.0,
+            step=1e-5,
+            value=defaults.lr_kernel,
+            tooltip="Learning rate of the kernel network",
+        )
+        self.kernel_warmup = SpinBox(
+            label="Kernel warm-up",
+            min=0,
+            max=10_000,
+            value=defaults.kernel_warmup,
+            tooltip="Warm-up steps of the kernel prior",
+        )
+        self.inner_steps = SpinBox(
+            label="Inner steps",
+            min=1,
+            max=100,
+            value=defaults.inner_steps,
+            tooltip="Image steps per outer iteration (P)",
+        )
+        self.yield_every = SpinBox(
+            label="Live update every",
+            min=1,
+            max=10_000,
+            value=defaults.yield_every,
+            tooltip="Refresh the live layers every this many iterations (default: 10 on a GPU, 1 on CPU)",
+        )
+        self.encoder = ComboBox(
+            label="Encoder",
+            choices=["auto", "clip", "fallback"],
+            value=defaults.encoder,
+            tooltip="Feature encoder for the contrastive losses: 'auto' = CLIP if its "
+            "weights are found, else the weight-free fallback (shown in status)",
+        )
         self.clip_model = LineEdit(label="CLIP model", value=defaults.clip_model)
         self.clip_pretrained = LineEdit(label="CLIP tag", value=defaults.clip_pretrained)
-        self.clip_checkpoint = FileEdit(label="CLIP checkpoint", mode="r", nullable=True,
-                                        tooltip="Local CLIP weights file (overrides the tag); optional")
-        self.precision = ComboBox(label="Precision", choices=["fp32", "bf16"], value=defaults.precision,
-                                  tooltip="bf16 autocast (CUDA only) uses less memory")
-        self.advanced = Container(widgets=[
-            self.mode, self.custom_scale, self.use_cks, self.cks_proposals, self.use_history, self.theta_h,
-            self.lr_image, self.lr_kernel, self.kernel_warmup, self.inner_steps, self.yield_every,
-            self.encoder, self.clip_model, self.clip_pretrained, self.clip_checkpoint, self.precision,
-        ], labels=True)
+        self.clip_checkpoint = FileEdit(
+            label="CLIP checkpoint",
+            mode="r",
+            nullable=True,
+            tooltip="Local CLIP weights file (overrides the tag); optional",
+        )
+        self.precision = ComboBox(
+            label="Precision",
+            choices=["fp32", "bf16"],
+            value=defaults.precision,
+            tooltip="bf16 autocast (CUDA only) uses less memory",
+        )
+        self.advanced = Container(
+            widgets=[
+                self.mode,
+                self.custom_scale,
+                self.use_cks,
+                self.cks_proposals,
+                self.use_history,
+                self.theta_h,
+                self.lr_image,
+                self.lr_kernel,
+                self.kernel_warmup,
+                self.inner_steps,
+                self.yield_every,
+                self.encoder,
+                self.clip_model,
+                self.clip_pretrained,
+                self.clip_checkpoint,
+                self.precision,
+            ],
+            labels=True,
+        )
         self.advanced.visible = False
 
         # ------------------------------------------------------------ actions and status
         self.run_button = PushButton(text="Run")
         self.stop_button = PushButton(text="Stop", enabled=False)
-        self.buttons = Container(widgets=[self.run_button, self.stop_button], layout="horizontal",
-                                 labels=False)
+        self.buttons = Container(widgets=[self.run_button, self.stop_button], layout="horizontal", labels=False)
         self.message = Label(value="")
         self.status = Label(value="Idle.")
         from qtpy.QtWidgets import QSizePolicy
@@ -190,9 +279,9 @@ class HACBSRWidget(Container):
         self.device_hint.value = f"{self.device.value} → {description}"
         default = default_iterations(device, self.mode.value)
         where = "GPU" if device.startswith(("cuda", "mps")) else "CPU"
-        self.iterations_hint.value = (
-            f"Default on {where}: {default} iterations"
-            + ("" if where == "GPU" else " (the paper's 300 needs a GPU; raise it for best quality)"))
+        self.iterations_hint.value = f"Default on {where}: {default} iterations" + (
+            "" if where == "GPU" else " (the paper's 300 needs a GPU; raise it for best quality)"
+        )
         self._setting_default = True
         try:
             if self._auto_iterations:
@@ -228,14 +317,24 @@ class HACBSRWidget(Container):
         checkpoint = self.clip_checkpoint.value
         checkpoint = str(checkpoint) if checkpoint not in (None, "") and str(checkpoint) != "." else None
         return HACBSRConfig(
-            scale=self.scale_factor, mode=self.mode.value, iterations=int(self.iterations.value),
-            seed=int(self.seed.value), device=self.device.value, use_cks=bool(self.use_cks.value),
-            cks_proposals=int(self.cks_proposals.value), use_history=bool(self.use_history.value),
-            theta_h=float(self.theta_h.value), lr_image=float(self.lr_image.value),
-            lr_kernel=float(self.lr_kernel.value), kernel_warmup=int(self.kernel_warmup.value),
-            inner_steps=int(self.inner_steps.value), yield_every=int(self.yield_every.value),
-            encoder=self.encoder.value, clip_model=self.clip_model.value.strip(),
-            clip_pretrained=self.clip_pretrained.value.strip(), clip_checkpoint=checkpoint,
+            scale=self.scale_factor,
+            mode=self.mode.value,
+            iterations=int(self.iterations.value),
+            seed=int(self.seed.value),
+            device=self.device.value,
+            use_cks=bool(self.use_cks.value),
+            cks_proposals=int(self.cks_proposals.value),
+            use_history=bool(self.use_history.value),
+            theta_h=float(self.theta_h.value),
+            lr_image=float(self.lr_image.value),
+            lr_kernel=float(self.lr_kernel.value),
+            kernel_warmup=int(self.kernel_warmup.value),
+            inner_steps=int(self.inner_steps.value),
+            yield_every=int(self.yield_every.value),
+            encoder=self.encoder.value,
+            clip_model=self.clip_model.value.strip(),
+            clip_pretrained=self.clip_pretrained.value.strip(),
+            clip_checkpoint=checkpoint,
             precision=self.precision.value,
         )
 
@@ -266,8 +365,15 @@ class HACBSRWidget(Container):
             return
         try:
             config = self.make_config()
-            run = HACBSRRun(self._viewer, layer, config, on_step=self._on_step, on_result=self._on_result,
-                            on_error=self._on_error, on_finished=self._on_finished)
+            run = HACBSRRun(
+                self._viewer,
+                layer,
+                config,
+                on_step=self._on_step,
+                on_result=self._on_result,
+                on_error=self._on_error,
+                on_finished=self._on_finished,
+            )
         except ValueError as exc:
             self._report_problem(f"HACBSR cannot run on '{layer.name}': {exc}")
             return
@@ -311,8 +417,11 @@ class HACBSRWidget(Container):
             elif cfg.encoder == "fallback" or note:
                 name = "weight-free fallback"
             elif step is None:
-                name = f"loading CLIP {cfg.clip_model}…" if cfg.encoder == "clip" else (
-                    f"auto: CLIP {cfg.clip_model} if its weights are found, else the fallback")
+                name = (
+                    f"loading CLIP {cfg.clip_model}…"
+                    if cfg.encoder == "clip"
+                    else (f"auto: CLIP {cfg.clip_model} if its weights are found, else the fallback")
+                )
             else:  # the encoder loads before warm-up ends; no fallback warning means CLIP loaded
                 name = f"CLIP {cfg.clip_model}"
         if note and note != "fallback requested":
@@ -344,8 +453,10 @@ class HACBSRWidget(Container):
         else:
             loss = step.losses.get("data", next(iter(step.losses.values()), None))
             loss_text = f"{loss:.3e}" if loss is not None else "–"
-            text = (f"Iteration {step.iteration}/{step.total} · loss {loss_text} · "
-                    f"elapsed {format_seconds(step.elapsed)} · ETA {format_seconds(run.eta_seconds(step))}")
+            text = (
+                f"Iteration {step.iteration}/{step.total} · loss {loss_text} · "
+                f"elapsed {format_seconds(step.elapsed)} · ETA {format_seconds(run.eta_seconds(step))}"
+            )
         self._status_line(text)
 
     def _on_result(self, result: Any) -> None:
@@ -355,11 +466,12 @@ class HACBSRWidget(Container):
         total = format_seconds(result.timings.get("total"))
         if result.stopped_early:
             why = run.stop_reason or "stopped"
-            text = (f"Stopped ({why}) after {result.iterations_done}/{result.config.outer_iterations} "
-                    f"iterations in {total}; the current estimate is in '{run.sr_name}'.")
+            text = (
+                f"Stopped ({why}) after {result.iterations_done}/{result.config.outer_iterations} "
+                f"iterations in {total}; the current estimate is in '{run.sr_name}'."
+            )
         else:
-            text = (f"Done: {result.iterations_done} iterations in {total} → '{run.sr_name}' and "
-                    f"'{run.kernel_name}'.")
+            text = f"Done: {result.iterations_done} iterations in {total} → '{run.sr_name}' and '{run.kernel_name}'."
         self._status_line(text, result)
 
     def _on_error(self, _exc: BaseException, message: str) -> None:

@@ -99,8 +99,12 @@ def preload_torch_runtime() -> None:
 
     if "torch._dynamo" in sys.modules:
         return
-    if ("triton" not in sys.modules and sys.platform.startswith("linux") and hasattr(os, "RTLD_DEEPBIND")
-            and importlib.util.find_spec("triton") is not None):
+    if (
+        "triton" not in sys.modules
+        and sys.platform.startswith("linux")
+        and hasattr(os, "RTLD_DEEPBIND")
+        and importlib.util.find_spec("triton") is not None
+    ):
         flags = sys.getdlopenflags()
         sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
         try:
@@ -133,17 +137,23 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, errors.OutOfMemoryError):
         return f"HACBSR ran out of memory. {exc}"
     if is_out_of_memory(exc):
-        return ("HACBSR ran out of memory (GPU memory has been released). Try a smaller crop, a smaller "
-                "scale factor or device 'cpu', then press Run again.")
+        return (
+            "HACBSR ran out of memory (GPU memory has been released). Try a smaller crop, a smaller "
+            "scale factor or device 'cpu', then press Run again."
+        )
     if isinstance(exc, errors.EncoderUnavailableError):
-        return (f"The CLIP feature encoder could not be loaded: {exc} "
-                "Set Advanced → Encoder to 'auto' to use the built-in fallback.")
+        return (
+            f"The CLIP feature encoder could not be loaded: {exc} "
+            "Set Advanced → Encoder to 'auto' to use the built-in fallback."
+        )
     if isinstance(exc, ValueError):
         return f"HACBSR cannot run on this input: {exc}"
     if isinstance(exc, errors.HACBSRError):
         return f"HACBSR failed: {exc}"
-    return (f"HACBSR failed unexpectedly ({type(exc).__name__}: {exc}). The run was reset; the full "
-            "traceback is in the log.")
+    return (
+        f"HACBSR failed unexpectedly ({type(exc).__name__}: {exc}). The run was reset; the full "
+        "traceback is in the log."
+    )
 
 
 def viewer_is_open(viewer: Any) -> bool:
@@ -257,8 +267,12 @@ class HACBSRRun:
         self.channel_axis = channel_axis_for(layer)
         self.notify = notify
         self._callbacks: dict[str, Callable[..., None] | None] = {
-            "step": on_step, "result": on_result, "error": on_error, "finished": on_finished,
-            "warning": None}
+            "step": on_step,
+            "result": on_result,
+            "error": on_error,
+            "finished": on_finished,
+            "warning": None,
+        }
 
         # The engine only ever sees this private copy: the layer's own buffer is never touched.
         self.image = np.array(layer.data, copy=True)
@@ -276,7 +290,8 @@ class HACBSRRun:
         self._viewer_key = id(unwrap(viewer))
         reserved = _RESERVED.setdefault(self._viewer_key, set())
         self.sr_name, self.kernel_name = output_names(
-            {str(x.name) for x in viewer.layers} | reserved, self.source_name, self.scale)
+            {str(x.name) for x in viewer.layers} | reserved, self.source_name, self.scale
+        )
         reserved.update({self.sr_name, self.kernel_name})
 
         self.sr_layer: Any = None
@@ -304,8 +319,14 @@ class HACBSRRun:
             return self.stop_event.is_set() or (worker is not None and worker.abort_requested)
 
         self.worker: HACBSRWorker = create_worker(
-            _generate, self.image, config, should_stop, self.channel_axis,
-            _worker_class=HACBSRWorker, _start_thread=False, _ignore_errors=True,
+            _generate,
+            self.image,
+            config,
+            should_stop,
+            self.channel_axis,
+            _worker_class=HACBSRWorker,
+            _start_thread=False,
+            _ignore_errors=True,
         )
         holder["worker"] = self.worker
         self.worker.stop_event = self.stop_event
@@ -320,8 +341,9 @@ class HACBSRRun:
         if progress:
             from napari.utils import progress as napari_progress
 
-            self.pbar = napari_progress(total=config.outer_iterations,
-                                        desc=f"HACBSR ×{self.scale} {self.source_name}: kernel warm-up")
+            self.pbar = napari_progress(
+                total=config.outer_iterations, desc=f"HACBSR ×{self.scale} {self.source_name}: kernel warm-up"
+            )
 
     # ------------------------------------------------------------------ control
     def start(self) -> HACBSRWorker:
@@ -399,9 +421,13 @@ class HACBSRRun:
                     result, self._pending_final, self._pending_live = self._pending_final, None, None
                     self._final_written = True
                     provenance = dict(result.provenance())
-                    provenance.update(source_layer=self.source_name, sr_layer=self.sr_name,
-                                      kernel_layer=self.kernel_name, status="done",
-                                      stop_reason=self.stop_reason if result.stopped_early else "")
+                    provenance.update(
+                        source_layer=self.source_name,
+                        sr_layer=self.sr_name,
+                        kernel_layer=self.kernel_name,
+                        status="done",
+                        stop_reason=self.stop_reason if result.stopped_early else "",
+                    )
                     self._show(result.sr, result.kernel, provenance, final=True)
                 else:
                     step, self._pending_live = self._pending_live, None
@@ -482,11 +508,18 @@ class HACBSRRun:
         from . import __version__
 
         return {
-            "status": "running", "version": __version__, "source_layer": self.source_name,
-            "sr_layer": self.sr_name, "kernel_layer": self.kernel_name,
-            "config": self.config.to_dict(), "seed": self.config.seed, "device": self.device,
-            "device_name": self.device_description, "iteration": int(step.iteration),
-            "total": int(step.total), "losses": dict(step.losses),
+            "status": "running",
+            "version": __version__,
+            "source_layer": self.source_name,
+            "sr_layer": self.sr_name,
+            "kernel_layer": self.kernel_name,
+            "config": self.config.to_dict(),
+            "seed": self.config.seed,
+            "device": self.device,
+            "device_name": self.device_description,
+            "iteration": int(step.iteration),
+            "total": int(step.total),
+            "losses": dict(step.losses),
         }
 
     def _present(self, layer: Any) -> bool:
@@ -501,7 +534,8 @@ class HACBSRRun:
             self.sr_layer.metadata = metadata
         elif self.sr_layer is None or final:
             self.sr_layer = self.viewer.add_image(
-                sr, name=self.sr_name, metadata=metadata, **self._sr_style, **self._sr_geometry)
+                sr, name=self.sr_name, metadata=metadata, **self._sr_style, **self._sr_geometry
+            )
         if self._present(self.sr_layer):
             self.sr_layer.reset_contrast_limits()
 
@@ -510,8 +544,13 @@ class HACBSRRun:
             self.kernel_layer.metadata = metadata
         elif self.kernel_layer is None or final:
             self.kernel_layer = self.viewer.add_image(
-                kernel, name=self.kernel_name, metadata=metadata, colormap="inferno",
-                blending="translucent_no_depth", **self._kernel_geometry)
+                kernel,
+                name=self.kernel_name,
+                metadata=metadata,
+                colormap="inferno",
+                blending="translucent_no_depth",
+                **self._kernel_geometry,
+            )
         if self._present(self.kernel_layer):
             self.kernel_layer.reset_contrast_limits()
 

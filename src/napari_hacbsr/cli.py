@@ -27,20 +27,29 @@ PAPER_SSIM_FRACTION = 81 / 300
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", "-s", type=int, default=2, help="upscaling factor (2, 3, 4, ... up to 8)")
-    p.add_argument("--iters", type=int, default=None,
-                   help="outer iterations N (default: the paper's 300; MLMC mode 200)")
+    p.add_argument(
+        "--iters", type=int, default=None, help="outer iterations N (default: the paper's 300; MLMC mode 200)"
+    )
     p.add_argument("--inner-steps", type=int, default=None, help="inner image steps P per outer iteration (5)")
     p.add_argument("--kernel-warmup", type=int, default=None, help="kernel warm-up steps (200)")
-    p.add_argument("--ssim-phase", type=int, default=None,
-                   help="leading outer iterations fitted with 1-SSIM (81; the demo scales it with --iters)")
+    p.add_argument(
+        "--ssim-phase",
+        type=int,
+        default=None,
+        help="leading outer iterations fitted with 1-SSIM (81; the demo scales it with --iters)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mode", choices=("hacbsr", "mlmc"), default="hacbsr")
     p.add_argument("--no-ck", action="store_true", help="ablation -CK: plain random kernel sampling")
     p.add_argument("--no-cl", action="store_true", help="ablation -CL: no history-augmented contrast")
     p.add_argument("--theta-h", type=float, default=None, help="history contrast weight (0.4)")
-    p.add_argument("--encoder", choices=("auto", "clip", "fallback"), default="auto",
-                   help="feature encoder: auto = CLIP if its weights load, else the labelled fallback")
+    p.add_argument(
+        "--encoder",
+        choices=("auto", "clip", "fallback"),
+        default="auto",
+        help="feature encoder: auto = CLIP if its weights load, else the labelled fallback",
+    )
     p.add_argument("--clip-checkpoint", default=None, help="local CLIP weights file (open_clip format)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -48,12 +57,22 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
 
 def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {
-        "device": args.device, "seed": args.seed, "mode": args.mode, "encoder": args.encoder,
-        "precision": args.precision, "use_cks": not args.no_ck, "use_history": not args.no_cl,
+        "device": args.device,
+        "seed": args.seed,
+        "mode": args.mode,
+        "encoder": args.encoder,
+        "precision": args.precision,
+        "use_cks": not args.no_ck,
+        "use_history": not args.no_cl,
     }
-    optional = {"iterations": args.iters, "inner_steps": args.inner_steps, "kernel_warmup": args.kernel_warmup,
-                "ssim_phase": args.ssim_phase,
-                "theta_h": args.theta_h, "clip_checkpoint": args.clip_checkpoint}
+    optional = {
+        "iterations": args.iters,
+        "inner_steps": args.inner_steps,
+        "kernel_warmup": args.kernel_warmup,
+        "ssim_phase": args.ssim_phase,
+        "theta_h": args.theta_h,
+        "clip_checkpoint": args.clip_checkpoint,
+    }
     overrides.update({k: v for k, v in optional.items() if v is not None})
     return overrides
 
@@ -80,8 +99,9 @@ def _write_result(out_dir: Path, stem: str, result, source: dict[str, Any]) -> d
     write_png(paths["sr_png"], to_preview_uint8(sr_preview, norm.low, norm.high))
     write_tiff(paths["kernel_tiff"], result.kernel)
     write_png(paths["kernel_png"], to_preview_uint8(result.kernel, 0.0, float(result.kernel.max())))
-    write_json(paths["json"], {**result.provenance(), "source": source,
-                               "outputs": {k: str(v) for k, v in paths.items()}})
+    write_json(
+        paths["json"], {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}}
+    )
     return paths
 
 
@@ -93,8 +113,7 @@ def _run_engine(image: np.ndarray, args: argparse.Namespace, channel_axis: int |
     overrides = {**_config_overrides(args), **extra}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        result = super_resolve(image, args.scale, channel_axis=channel_axis, progress=not args.quiet,
-                               **overrides)
+        result = super_resolve(image, args.scale, channel_axis=channel_axis, progress=not args.quiet, **overrides)
     for w in caught:
         print(f"hacbsr: warning: {w.message}", file=sys.stderr)
     return result
@@ -102,9 +121,11 @@ def _run_engine(image: np.ndarray, args: argparse.Namespace, channel_axis: int |
 
 def _summary(result) -> str:
     t = result.timings
-    return (f"device {result.device_name}; encoder {result.encoder}; {result.iterations_done} iterations"
-            f"{' (stopped early)' if result.stopped_early else ''} in {t['total']:.1f} s; "
-            f"LR-consistency MSE {result.lr_consistency:.3e}")
+    return (
+        f"device {result.device_name}; encoder {result.encoder}; {result.iterations_done} iterations"
+        f"{' (stopped early)' if result.stopped_early else ''} in {t['total']:.1f} s; "
+        f"LR-consistency MSE {result.lr_consistency:.3e}"
+    )
 
 
 # ---------------------------------------------------------------------------- commands
@@ -122,8 +143,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HACBSRError as exc:
         return _fail(str(exc), 3)
     out_dir = Path(args.output) if args.output else Path(args.image).parent
-    paths = _write_result(out_dir, Path(args.image).stem, result, {"input": str(args.image),
-                                                                   "input_shape": list(image.shape)})
+    paths = _write_result(
+        out_dir, Path(args.image).stem, result, {"input": str(args.image), "input_shape": list(image.shape)}
+    )
     print(_summary(result))
     for name, path in paths.items():
         print(f"  {name:12s} {path}")
@@ -145,8 +167,15 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     elif np.nanmax(arr) > 1.0 or np.nanmin(arr) < 0.0:
         return _fail(f"{args.hr}: float HR images must be in [0, 1]")
     try:
-        degraded = simulate(arr, args.scale, protocol=args.protocol, noise_max=args.noise,
-                            kernel_noise=args.kernel_noise, seed=args.seed, quantize=args.quantize)
+        degraded = simulate(
+            arr,
+            args.scale,
+            protocol=args.protocol,
+            noise_max=args.noise,
+            kernel_noise=args.kernel_noise,
+            seed=args.seed,
+            quantize=args.quantize,
+        )
     except ValueError as exc:
         return _fail(str(exc))
     out_dir = Path(args.output) if args.output else Path(args.hr).parent
@@ -161,8 +190,9 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def side_by_side(lr: np.ndarray, bicubic: np.ndarray, sr: np.ndarray, kernel: np.ndarray,
-                 kernel_gt: np.ndarray | None = None) -> np.ndarray:
+def side_by_side(
+    lr: np.ndarray, bicubic: np.ndarray, sr: np.ndarray, kernel: np.ndarray, kernel_gt: np.ndarray | None = None
+) -> np.ndarray:
     """LR (nearest ×s) | bicubic | HACBSR | kernel(s), labelled, as an 8-bit gray image."""
     from PIL import Image, ImageDraw
 
@@ -187,7 +217,7 @@ def side_by_side(lr: np.ndarray, bicubic: np.ndarray, sr: np.ndarray, kernel: np
     out = np.ones((h + band, width))
     x = 0
     for p in strip:
-        out[band:, x:x + p.shape[1]] = p
+        out[band:, x : x + p.shape[1]] = p
         x += p.shape[1] + gap
     img = Image.fromarray(np.round(out * 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
@@ -216,9 +246,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.ssim_phase is None:
         args.ssim_phase = round(PAPER_SSIM_FRACTION * args.iters)
     sample = moon_sample(args.scale, crop=crop)
-    print(f"demo: scikit-image Moon {'full 512²' if crop is None else f'{crop}² crop'}, degraded ×{args.scale} "
-          f"(seeded anisotropic Gaussian, stride protocol) -> LR {sample.lr.shape}; {args.iters} outer iterations "
-          f"on {device}")
+    print(
+        f"demo: scikit-image Moon {'full 512²' if crop is None else f'{crop}² crop'}, degraded ×{args.scale} "
+        f"(seeded anisotropic Gaussian, stride protocol) -> LR {sample.lr.shape}; {args.iters} outer iterations "
+        f"on {device}"
+    )
     t0 = time.perf_counter()
     try:
         result = _run_engine(sample.lr, args, None)
@@ -228,13 +260,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     paths = _write_result(out_dir, "moon_sample", result, {"input": "moon_sample", **sample.params})
     bicubic = np.clip(bicubic_upscale(sample.lr, args.scale), 0, 1)
     write_png(out_dir / "moon_sample_LR.png", to_preview_uint8(sample.lr, 0, 1))
-    write_png(out_dir / "moon_sample_side_by_side.png",
-              side_by_side(sample.lr, bicubic, np.clip(result.sr, 0, 1), result.kernel, sample.kernel))
+    write_png(
+        out_dir / "moon_sample_side_by_side.png",
+        side_by_side(sample.lr, bicubic, np.clip(result.sr, 0, 1), result.kernel, sample.kernel),
+    )
     ours, base = evaluate_sr(result.sr, sample.hr, args.scale), evaluate_sr(bicubic, sample.hr, args.scale)
     print(_summary(result))
-    print(f"PSNR gray (shave {args.scale}): bicubic {base['psnr_gray']:.2f} dB, HACBSR {ours['psnr_gray']:.2f} dB; "
-          f"SSIM {base['ssim_gray']:.3f} -> {ours['ssim_gray']:.3f}; kernel PSNR "
-          f"{kernel_psnr(result.kernel, sample.kernel):.2f} dB; wall {time.perf_counter() - t0:.0f} s")
+    print(
+        f"PSNR gray (shave {args.scale}): bicubic {base['psnr_gray']:.2f} dB, HACBSR {ours['psnr_gray']:.2f} dB; "
+        f"SSIM {base['ssim_gray']:.3f} -> {ours['ssim_gray']:.3f}; kernel PSNR "
+        f"{kernel_psnr(result.kernel, sample.kernel):.2f} dB; wall {time.perf_counter() - t0:.0f} s"
+    )
     print(f"  side_by_side {out_dir / 'moon_sample_side_by_side.png'}")
     for name, path in paths.items():
         print(f"  {name:12s} {path}")
@@ -249,16 +285,24 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="super-resolve an image file")
     run.add_argument("image", help="input image (PNG, TIFF, ...)")
     run.add_argument("-o", "--output", help="output folder (default: beside the input)")
-    run.add_argument("--channel-axis", type=int, default=None,
-                     help="channel axis of a 3-D image (colour images are detected automatically)")
+    run.add_argument(
+        "--channel-axis",
+        type=int,
+        default=None,
+        help="channel axis of a 3-D image (colour images are detected automatically)",
+    )
     _add_engine_options(run)
     run.set_defaults(func=cmd_run)
 
     degrade = sub.add_parser("degrade", help="make a synthetic LR image with a known kernel")
     degrade.add_argument("hr", help="HR image (8/16-bit PNG/TIFF, or float TIFF in [0, 1])")
     degrade.add_argument("--scale", "-s", type=int, default=2)
-    degrade.add_argument("--protocol", choices=("stride", "bicubic"), default="stride",
-                         help="stride: MLMC/FKP test data (spec §1.1); bicubic: Ceres-50 reconstruction (§1.3)")
+    degrade.add_argument(
+        "--protocol",
+        choices=("stride", "bicubic"),
+        default="stride",
+        help="stride: MLMC/FKP test data (spec §1.1); bicubic: Ceres-50 reconstruction (§1.3)",
+    )
     degrade.add_argument("--noise", type=float, default=0.0, help="max additive noise σ (drawn U(0, max)), [0,1] units")
     degrade.add_argument("--kernel-noise", type=float, default=0.0, help="multiplicative kernel noise level")
     degrade.add_argument("--seed", type=int, default=0)

@@ -34,8 +34,10 @@ def read_image(path: str | Path, channel_axis: int | None = None) -> tuple[np.nd
 
             image = iio.imread(path)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the same message to the user
-        raise ImageReadError(f"{path}: cannot be read as an image ({type(exc).__name__}: {exc}). "
-                             f"Supported: PNG, TIFF, and other formats imageio reads") from None
+        raise ImageReadError(
+            f"{path}: cannot be read as an image ({type(exc).__name__}: {exc}). "
+            f"Supported: PNG, TIFF, and other formats imageio reads"
+        ) from None
     image = np.asarray(image)
     if image.ndim == 3 and channel_axis is None and image.shape[-1] in (3, 4):
         image = image[..., :3]

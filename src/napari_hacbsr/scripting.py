@@ -16,8 +16,16 @@ from ._worker import HACBSRRun, HACBSRWorker, default_iterations, default_live_e
 __all__ = ["run_in_viewer"]
 
 
-def run_in_viewer(viewer: Any, layer: Any, scale: int | None = None, iterations: int | None = None, *,
-                  config: Any = None, progress: bool = True, **config_overrides: Any) -> HACBSRWorker:
+def run_in_viewer(
+    viewer: Any,
+    layer: Any,
+    scale: int | None = None,
+    iterations: int | None = None,
+    *,
+    config: Any = None,
+    progress: bool = True,
+    **config_overrides: Any,
+) -> HACBSRWorker:
     """Super-resolve ``layer`` in a background thread, with the widget's live layers.
 
     Parameters

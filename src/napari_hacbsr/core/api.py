@@ -12,10 +12,17 @@ from .engine import iterate
 from .records import Result, Step
 
 
-def super_resolve(image: np.ndarray, scale: int = 2, *, config: HACBSRConfig | None = None,
-                  channel_axis: int | None = None, progress: bool = False,
-                  callback: Callable[[Step], Any] | None = None,
-                  should_stop: Callable[[], bool] | None = None, **overrides: Any) -> Result:
+def super_resolve(
+    image: np.ndarray,
+    scale: int = 2,
+    *,
+    config: HACBSRConfig | None = None,
+    channel_axis: int | None = None,
+    progress: bool = False,
+    callback: Callable[[Step], Any] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    **overrides: Any,
+) -> Result:
     """Super-resolve `image` by `scale` and return the `Result` (blocking).
 
     Config fields can be given as keywords (`iterations=50, seed=1, device="cpu"`) or as a

@@ -40,12 +40,16 @@ def kernel_features(kernel: np.ndarray) -> KernelFeatures:
 
 
 def _stack(features: list[KernelFeatures]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (np.stack([f.flat for f in features]), np.stack([f.prob for f in features]),
-            np.stack([f.descriptor for f in features]))
+    return (
+        np.stack([f.flat for f in features]),
+        np.stack([f.prob for f in features]),
+        np.stack([f.descriptor for f in features]),
+    )
 
 
-def similarity(candidate: KernelFeatures, others: list[KernelFeatures],
-               weights: tuple[float, float, float] = (0.5, 0.2, 0.3)) -> np.ndarray:
+def similarity(
+    candidate: KernelFeatures, others: list[KernelFeatures], weights: tuple[float, float, float] = (0.5, 0.2, 0.3)
+) -> np.ndarray:
     """S(c, k_t) = a·Pearson + a_ssim·SSIM + a_feat·f_s for every k_t in `others` (Eq. 4)."""
     flat, prob, desc = _stack(others)
     a = candidate.flat
@@ -85,9 +89,16 @@ class ContrastiveKernelSampler:
     history the first proposal is accepted (A8). proposals=1 is plain random sampling ("-CK").
     """
 
-    def __init__(self, base_sampler: Callable[[], np.ndarray], proposals: int = 8, window: int = 20,
-                 weights: tuple[float, float, float] = (0.5, 0.2, 0.3), tau: float = 0.3,
-                 sigma_min: float = 0.3, sigma_max: float = 0.8) -> None:
+    def __init__(
+        self,
+        base_sampler: Callable[[], np.ndarray],
+        proposals: int = 8,
+        window: int = 20,
+        weights: tuple[float, float, float] = (0.5, 0.2, 0.3),
+        tau: float = 0.3,
+        sigma_min: float = 0.3,
+        sigma_max: float = 0.8,
+    ) -> None:
         self.base_sampler = base_sampler
         self.proposals = proposals
         self.weights = weights
@@ -99,8 +110,12 @@ class ContrastiveKernelSampler:
         if not self.history:
             return 0, 0.0
         window = [feat for _, feat, _ in self.history]
-        scores = [novelty_score(similarity(kernel_features(c), window, self.weights),
-                                self.tau, self.sigma_min, self.sigma_max) for c in candidates]
+        scores = [
+            novelty_score(
+                similarity(kernel_features(c), window, self.weights), self.tau, self.sigma_min, self.sigma_max
+            )
+            for c in candidates
+        ]
         best = int(np.argmax(scores))
         return best, scores[best]
 

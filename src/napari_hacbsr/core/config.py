@@ -140,8 +140,16 @@ class HACBSRConfig:
             self.iterations is None or (isinstance(self.iterations, int) and self.iterations >= 1),
             f"iterations must be a positive integer (or None for the mode default), got {self.iterations!r}",
         )
-        for name in ("inner_steps", "cks_proposals", "cks_window", "kl_kernels", "history_interval",
-                     "mcmc_samples", "mlmc_meta_interval", "yield_every"):
+        for name in (
+            "inner_steps",
+            "cks_proposals",
+            "cks_window",
+            "kl_kernels",
+            "history_interval",
+            "mcmc_samples",
+            "mlmc_meta_interval",
+            "yield_every",
+        ):
             value = getattr(self, name)
             need(isinstance(value, int) and value >= 1, f"{name} must be an integer >= 1, got {value!r}")
         for name in ("kernel_warmup", "ssim_phase", "seed"):
@@ -158,8 +166,10 @@ class HACBSRConfig:
         lo, hi = self.alpha_loss_range
         need(0 <= lo < hi, f"alpha_loss_range must satisfy 0 <= low < high, got {self.alpha_loss_range}")
         need(self.encoder in ENCODERS, f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
-        need(self.fallback_encoder in FALLBACK_ENCODERS,
-             f"fallback_encoder must be one of {FALLBACK_ENCODERS}, got {self.fallback_encoder!r}")
+        need(
+            self.fallback_encoder in FALLBACK_ENCODERS,
+            f"fallback_encoder must be one of {FALLBACK_ENCODERS}, got {self.fallback_encoder!r}",
+        )
         need(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         need(self.gray_channels in (1, 3), f"gray_channels must be 1 or 3, got {self.gray_channels}")
         need(isinstance(self.device, str) and self.device != "", "device must be a string such as 'auto'")

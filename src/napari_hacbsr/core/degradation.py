@@ -57,8 +57,9 @@ def shift_to_centre(kernel: np.ndarray, scale: int) -> np.ndarray:
     return ndimage.shift(kernel, kernel_centre(size, scale) - com)
 
 
-def gaussian_kernel(size: int, scale: int, lambda1: float, lambda2: float, theta: float,
-                    noise: np.ndarray | None = None) -> np.ndarray:
+def gaussian_kernel(
+    size: int, scale: int, lambda1: float, lambda2: float, theta: float, noise: np.ndarray | None = None
+) -> np.ndarray:
     """Anisotropic Gaussian with covariance Q diag(λ1, λ2) Qᵀ, centred at (K - s)/2, sum 1.
 
     λ are variances (not standard deviations). The first grid coordinate is the column index,
@@ -170,7 +171,7 @@ def centre_crop(image: np.ndarray, size: int | None) -> np.ndarray:
     h, w = image.shape[:2]
     ch, cw = min(int(size), h), min(int(size), w)
     top, left = (h - ch) // 2, (w - cw) // 2
-    return image[top:top + ch, left:left + cw]
+    return image[top : top + ch, left : left + cw]
 
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
@@ -178,8 +179,15 @@ def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
     return image[: h - h % scale, : w - w % scale]
 
 
-def simulate(hr: np.ndarray, scale: int, protocol: str = "stride", noise_max: float = 0.0,
-             kernel_noise: float = 0.0, seed: int = 0, quantize: bool = False) -> Degraded:
+def simulate(
+    hr: np.ndarray,
+    scale: int,
+    protocol: str = "stride",
+    noise_max: float = 0.0,
+    kernel_noise: float = 0.0,
+    seed: int = 0,
+    quantize: bool = False,
+) -> Degraded:
     """Degrade an HR image in [0, 1] ((H, W) or (H, W, C)) with a random anisotropic Gaussian.
 
     protocol "stride" is the MLMC/FKP test-data pipeline (spec §1.1): circular blur, keep [0::s].
@@ -217,10 +225,17 @@ def simulate(hr: np.ndarray, scale: int, protocol: str = "stride", noise_max: fl
     if quantize:
         lr = np.floor(lr * 255.0) / 255.0
     params = {
-        "protocol": protocol, "scale": int(scale), "kernel_size": int(kernel.shape[0]),
-        **kparams, "kernel_noise": float(kernel_noise), "noise_max": float(noise_max),
-        "noise_sigma": sigma, "seed": int(seed), "quantize": bool(quantize),
-        "hr_shape": list(hr.shape), "lr_shape": list(lr.shape),
+        "protocol": protocol,
+        "scale": int(scale),
+        "kernel_size": int(kernel.shape[0]),
+        **kparams,
+        "kernel_noise": float(kernel_noise),
+        "noise_max": float(noise_max),
+        "noise_sigma": sigma,
+        "seed": int(seed),
+        "quantize": bool(quantize),
+        "hr_shape": list(hr.shape),
+        "lr_shape": list(lr.shape),
         "downsampler": "stride [0::s]" if protocol == "stride" else "MATLAB bicubic (antialiased, a=-0.5)",
     }
     return Degraded(lr.astype(np.float32), hr.astype(np.float32), kernel.astype(np.float32), params)

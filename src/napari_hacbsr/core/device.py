@@ -44,13 +44,16 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "mps":
         if not _mps_available():
-            raise ValueError("device 'mps' was requested but Apple MPS is not available here; "
-                             "use device='auto' or 'cpu'")
+            raise ValueError(
+                "device 'mps' was requested but Apple MPS is not available here; use device='auto' or 'cpu'"
+            )
         return torch.device("mps")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device {spec!r} was requested but no CUDA GPU is available "
-                             f"(torch {torch.__version__}); use device='auto' or 'cpu'")
+            raise ValueError(
+                f"device {spec!r} was requested but no CUDA GPU is available "
+                f"(torch {torch.__version__}); use device='auto' or 'cpu'"
+            )
         index = torch.cuda.current_device()
         if ":" in name:
             try:
@@ -59,8 +62,9 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
                 raise ValueError(f"cannot read the GPU index in {spec!r}; write e.g. 'cuda:0'") from None
         count = torch.cuda.device_count()
         if not 0 <= index < count:
-            raise ValueError(f"device {spec!r} does not exist: this machine has {count} CUDA device(s) "
-                             f"(cuda:0 .. cuda:{count - 1})")
+            raise ValueError(
+                f"device {spec!r} does not exist: this machine has {count} CUDA device(s) (cuda:0 .. cuda:{count - 1})"
+            )
         return torch.device("cuda", index)
     raise ValueError(f"unknown device {spec!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
 

@@ -74,8 +74,14 @@ FALLBACKS = {"pixels-224": False, "pixels-224-clipnorm": True}  # name -> clip_s
 class ClipImageEncoder(nn.Module):
     """Frozen CLIP image tower; gradients flow to the input image only."""
 
-    def __init__(self, visual: nn.Module, image_size: tuple[int, int], mean: tuple[float, ...],
-                 std: tuple[float, ...], normalize: bool) -> None:
+    def __init__(
+        self,
+        visual: nn.Module,
+        image_size: tuple[int, int],
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        normalize: bool,
+    ) -> None:
         super().__init__()
         self.prep = _ResizeNormalize(image_size, mean, std)
         self.visual = visual.eval()
@@ -159,7 +165,8 @@ def _find_weights(config: HACBSRConfig) -> str | None:
         raise FileNotFoundError(
             f"CLIP weights {config.clip_model}/{tag} are not in the local cache and the model hub cannot be "
             f"reached (offline). Download them once on a connected machine, or pass a weights file with "
-            f"clip_checkpoint=... / --clip-checkpoint / ${CHECKPOINT_ENV}")
+            f"clip_checkpoint=... / --clip-checkpoint / ${CHECKPOINT_ENV}"
+        )
     return open_clip.download_pretrained(pretrained_cfg)
 
 
@@ -175,9 +182,15 @@ def _build_clip(config: HACBSRConfig) -> LoadedEncoder:
     size = (size, size) if isinstance(size, int) else tuple(size)
     pp = getattr(visual, "preprocess_cfg", None) or {}
     mean, std = tuple(pp.get("mean", CLIP_MEAN)), tuple(pp.get("std", CLIP_STD))
-    label = "random-init (not pretrained)" if path is None else (
-        os.path.basename(path) if (config.clip_checkpoint or os.path.isfile(config.clip_pretrained)
-                                   or os.environ.get(CHECKPOINT_ENV)) else config.clip_pretrained)
+    label = (
+        "random-init (not pretrained)"
+        if path is None
+        else (
+            os.path.basename(path)
+            if (config.clip_checkpoint or os.path.isfile(config.clip_pretrained) or os.environ.get(CHECKPOINT_ENV))
+            else config.clip_pretrained
+        )
+    )
     encoder = ClipImageEncoder(visual, size, mean, std, config.clip_normalize_features)
     return LoadedEncoder(encoder, f"clip:{config.clip_model}/{label}", "")
 
@@ -197,7 +210,8 @@ def load_encoder(config: HACBSRConfig, device: torch.device) -> LoadedEncoder | 
         if config.encoder == "clip":
             raise EncoderUnavailableError(
                 f"encoder='clip' was required but CLIP could not be loaded ({reason}). Use encoder='auto' to "
-                f"fall back to the weight-free pixel encoder, or provide the weights.") from exc
+                f"fall back to the weight-free pixel encoder, or provide the weights."
+            ) from exc
         note = f"CLIP weights unavailable, using the weight-free pixel encoder ({reason})"
         warnings.warn(f"HACBSR: {note}", RuntimeWarning, stacklevel=3)
         return LoadedEncoder(fallback.to(device), fallback_name, note)

@@ -72,8 +72,9 @@ def min_lr_side(scale: int) -> int:
     return math.ceil(MIN_HR_SIDE / scale)
 
 
-def prepare_image(image: np.ndarray, scale: int, channel_axis: int | None = None,
-                  gray_channels: int = 3) -> PreparedImage:
+def prepare_image(
+    image: np.ndarray, scale: int, channel_axis: int | None = None, gray_channels: int = 3
+) -> PreparedImage:
     """Validate and normalise an input image. Raises ValueError that says what to do."""
     if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 2:
         raise ValueError(f"scale must be an integer >= 2 (e.g. 2, 3, 4), got {scale!r}")
@@ -92,7 +93,8 @@ def prepare_image(image: np.ndarray, scale: int, channel_axis: int | None = None
             raise ValueError(
                 f"image has 3 dimensions {arr.shape} but no channel axis was declared; pass channel_axis "
                 f"(e.g. channel_axis=-1 for RGB/multi-band), or take one 2-D plane (e.g. image[0]) if this "
-                f"is a stack or volume")
+                f"is a stack or volume"
+            )
         if not -3 <= channel_axis <= 2:
             raise ValueError(f"channel_axis {channel_axis} is out of range for a 3-D image")
         axis = channel_axis % 3
@@ -100,14 +102,16 @@ def prepare_image(image: np.ndarray, scale: int, channel_axis: int | None = None
     else:
         raise ValueError(
             f"image must be 2-D (H, W), or 3-D with a declared channel axis; got {arr.ndim}-D shape {arr.shape}. "
-            f"Select one 2-D plane (e.g. image[0]) or one time point first")
+            f"Select one 2-D plane (e.g. image[0]) or one time point first"
+        )
     channels, h, w = chw.shape
     need = min_lr_side(scale)
     if min(h, w) < need:
         raise ValueError(
             f"image is {h}×{w} pixels; at ×{scale} HACBSR needs at least {need}×{need} (the generator works on "
             f"the {scale * need}-px high-res grid and the blur kernel must fit). Use a larger crop or a "
-            f"smaller scale")
+            f"smaller scale"
+        )
     values = chw.astype(np.float64)
     finite = np.isfinite(values)
     if not finite.any():
@@ -124,8 +128,9 @@ def prepare_image(image: np.ndarray, scale: int, channel_axis: int | None = None
         y = np.repeat(y, 3, axis=0)
     out_dtype = "float64" if arr.dtype == np.float64 else "float32"
     mask = pixel_ok[None].astype(np.float32) if missing else None
-    return PreparedImage(y.astype(np.float32), mask, Normalization(low, high, str(arr.dtype), out_dtype),
-                         axis, channels, missing)
+    return PreparedImage(
+        y.astype(np.float32), mask, Normalization(low, high, str(arr.dtype), out_dtype), axis, channels, missing
+    )
 
 
 def validate_image(image: np.ndarray, scale: int, channel_axis: int | None = None) -> None:
@@ -183,8 +188,14 @@ class Solver:
         self.prior = KernelSampler.prior(scale, rng)
         if config.mode == "hacbsr":
             self.draw_kernel: Callable[[], np.ndarray] = ContrastiveKernelSampler(
-                self.prior, config.proposals, config.cks_window, config.cks_weights,
-                config.cks_tau, config.cks_sigma_min, config.cks_sigma_max)
+                self.prior,
+                config.proposals,
+                config.cks_window,
+                config.cks_weights,
+                config.cks_tau,
+                config.cks_sigma_min,
+                config.cks_sigma_max,
+            )
         else:
             self.draw_kernel = self.prior
         self.encoder = load_encoder(config, device)
@@ -193,8 +204,9 @@ class Solver:
         self.alpha: float | None = None
         self.x_last: torch.Tensor | None = None
         self.k_last: torch.Tensor | None = None
-        self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
-                         if config.precision == "bf16" else nullcontext())
+        self.autocast = (
+            torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else nullcontext()
+        )
         self.timings["setup"] = time.perf_counter() - t0
 
     # -------------------------------------------------------------- helpers
@@ -244,8 +256,7 @@ class Solver:
             targets = self._kernels(cfg.mcmc_samples, self.prior)
             with torch.no_grad():
                 x = self.generate()
-                fits = [data_loss(forward_model(x, t, cfg.scale), self.y, self.mask, False).item()
-                        for t in targets]
+                fits = [data_loss(forward_model(x, t, cfg.scale), self.y, self.mask, False).item() for t in targets]
             weights = torch.tensor(meta_weights(fits), device=self.device)
             k = self.net_k(self.z_k)
             loss = (weights * ((k[None] - targets) ** 2).mean(dim=(1, 2))).sum()
@@ -357,15 +368,31 @@ class Solver:
             return float(data_loss(forward_model(x, k, self.cfg.scale), self.y, self.mask, False).item())
 
     def release(self) -> None:
-        for name in ("net_x", "net_k", "net_hist", "opt_x", "opt_k", "encoder", "z_x", "y", "mask",
-                     "x_last", "k_last", "feat_hist"):
+        for name in (
+            "net_x",
+            "net_k",
+            "net_hist",
+            "opt_x",
+            "opt_k",
+            "encoder",
+            "z_x",
+            "y",
+            "mask",
+            "x_last",
+            "k_last",
+            "feat_hist",
+        ):
             setattr(self, name, None)
 
 
 # ---------------------------------------------------------------------------- the generator
-def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
-            should_stop: Callable[[], bool] | None = None, *,
-            channel_axis: int | None = None) -> Generator[Step, None, Result]:
+def iterate(
+    image: np.ndarray,
+    config: HACBSRConfig | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    channel_axis: int | None = None,
+) -> Generator[Step, None, Result]:
     """Run HACBSR on `image`, yielding a `Step` per outer iteration and returning a `Result`.
 
     image: 2-D (H, W), or 3-D with `channel_axis` declared; any real dtype; NaN/inf = missing.
@@ -386,9 +413,12 @@ def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
     try:
         solver = Solver(prepared, cfg, device)
         encoder = solver.encoder
-        run_info = {"device": str(device), "device_name": describe_device(device),
-                    "encoder": encoder.name if encoder else "none",
-                    "encoder_note": encoder.note if encoder else ""}
+        run_info = {
+            "device": str(device),
+            "device_name": describe_device(device),
+            "encoder": encoder.name if encoder else "none",
+            "encoder_note": encoder.note if encoder else "",
+        }
         history: list[dict[str, float]] = []
         stopped = not solver.warmup(stop)
         sr, kernel = solver.snapshot()
@@ -402,17 +432,27 @@ def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
             history.append(losses)
             with_arrays = done == 1 or done == total or done % cfg.yield_every == 0
             sr, kernel = solver.snapshot() if with_arrays else (None, None)
-            yield Step(done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel,
-                       **run_info)
+            yield Step(
+                done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel, **run_info
+            )
         sr, kernel = solver.snapshot()
         timings = dict(solver.timings)
         timings["total"] = time.perf_counter() - start
         return Result(
-            sr=sr, kernel=kernel, config=cfg, **run_info,
-            iterations_done=done, stopped_early=stopped, timings=timings,
-            normalization=prepared.normalization, missing_pixels=prepared.missing_pixels,
-            channel_axis=prepared.channel_axis, losses=history, lr_consistency=solver.lr_consistency(),
-            inner_steps_done=solver.global_step)
+            sr=sr,
+            kernel=kernel,
+            config=cfg,
+            **run_info,
+            iterations_done=done,
+            stopped_early=stopped,
+            timings=timings,
+            normalization=prepared.normalization,
+            missing_pixels=prepared.missing_pixels,
+            channel_axis=prepared.channel_axis,
+            losses=history,
+            lr_consistency=solver.lr_consistency(),
+            inner_steps_done=solver.global_step,
+        )
     except Exception as exc:
         if is_out_of_memory(exc):
             solver = None
@@ -420,7 +460,8 @@ def iterate(image: np.ndarray, config: HACBSRConfig | None = None,
             raise OutOfMemoryError(
                 f"{describe_device(device)} ran out of memory for a {prepared.y.shape[1]}×{prepared.y.shape[2]} "
                 f"image at ×{cfg.scale}. Memory has been released: try a smaller crop, a smaller scale, or "
-                f"device='cpu'.") from None
+                f"device='cpu'."
+            ) from None
         raise
     finally:
         if solver is not None:

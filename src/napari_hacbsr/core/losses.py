@@ -68,8 +68,9 @@ def hyper_laplacian(x: torch.Tensor, exponent: float = 0.67) -> torch.Tensor:
     return sum(((centre - n).abs() + 1e-8).pow(exponent).sum() for n in neighbours)
 
 
-def alpha_from_loss(loss: float, alpha_range: Sequence[float] = (0.8, 0.99),
-                    loss_range: Sequence[float] = (1e-6, 1e-2)) -> float:
+def alpha_from_loss(
+    loss: float, alpha_range: Sequence[float] = (0.8, 0.99), loss_range: Sequence[float] = (1e-6, 1e-2)
+) -> float:
     """Eq. 14: clamp the loss to loss_range and map it linearly, high loss -> low momentum."""
     lo_a, hi_a = alpha_range
     lo_l, hi_l = loss_range

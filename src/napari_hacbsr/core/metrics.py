@@ -14,8 +14,16 @@ from scipy import ndimage
 
 from .degradation import bicubic_upscale
 
-__all__ = ["bicubic_upscale", "evaluate_sr", "kernel_psnr", "psnr", "ssim_matlab", "to_y",
-           "shift_compensated_psnr", "LPIPSMetric"]
+__all__ = [
+    "bicubic_upscale",
+    "evaluate_sr",
+    "kernel_psnr",
+    "psnr",
+    "ssim_matlab",
+    "to_y",
+    "shift_compensated_psnr",
+    "LPIPSMetric",
+]
 
 ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"  # the file torchvision's AlexNet loader caches
 
@@ -34,7 +42,7 @@ def to_y(levels: np.ndarray) -> np.ndarray:
 
 def _centre_crop_to(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     dh, dw = a.shape[0] - shape[0], a.shape[1] - shape[1]
-    return a[dh // 2: a.shape[0] - (dh - dh // 2), dw // 2: a.shape[1] - (dw - dw // 2)]
+    return a[dh // 2 : a.shape[0] - (dh - dh // 2), dw // 2 : a.shape[1] - (dw - dw // 2)]
 
 
 def _match_and_shave(sr: np.ndarray, hr: np.ndarray, shave: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +101,9 @@ def kernel_psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
     return psnr(estimate, truth, peak=1.0)
 
 
-def shift_compensated_psnr(sr: np.ndarray, hr: np.ndarray, scale: int, max_shift: float | None = None,
-                           step: float = 0.5) -> tuple[float, tuple[float, float]]:
+def shift_compensated_psnr(
+    sr: np.ndarray, hr: np.ndarray, scale: int, max_shift: float | None = None, step: float = 0.5
+) -> tuple[float, tuple[float, float]]:
     """Diagnostic only (spec §4.5): best gray PSNR over sub-pixel shifts of the SR within ±max_shift."""
     max_shift = float(scale - 1) if max_shift is None else float(max_shift)
     sr_f = np.clip(np.asarray(sr, np.float64), 0, 1)

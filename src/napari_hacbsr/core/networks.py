@@ -14,7 +14,7 @@ DOWN_CHANNELS = 128
 SKIP_CHANNELS = 16
 LEVELS = 5
 NONLOCAL_FROM_LEVEL = 2  # non-local blocks at levels 2, 3, 4
-MIN_HR_SIDE = 2 ** LEVELS + 1  # 33: the deepest 3×3 reflection pad needs a 2-px map
+MIN_HR_SIDE = 2**LEVELS + 1  # 33: the deepest 3×3 reflection pad needs a 2-px map
 
 
 def _conv(cin: int, cout: int, size: int, stride: int = 1) -> nn.Sequential:
@@ -69,7 +69,7 @@ class _Concat(nn.Module):
         cropped = []
         for o in outs:
             dh, dw = (o.shape[2] - h) // 2, (o.shape[3] - w) // 2
-            cropped.append(o[:, :, dh:dh + h, dw:dw + w])
+            cropped.append(o[:, :, dh : dh + h, dw : dw + w])
         return torch.cat(cropped, dim=1)
 
 
@@ -87,8 +87,10 @@ def _level(index: int, in_channels: int) -> nn.Sequential:
     return nn.Sequential(
         _Concat(skip, nn.Sequential(*deeper)),
         nn.BatchNorm2d(merged),
-        _conv(merged, DOWN_CHANNELS, 3), *_bn_act(DOWN_CHANNELS),
-        _conv(DOWN_CHANNELS, DOWN_CHANNELS, 1), *_bn_act(DOWN_CHANNELS),
+        _conv(merged, DOWN_CHANNELS, 3),
+        *_bn_act(DOWN_CHANNELS),
+        _conv(DOWN_CHANNELS, DOWN_CHANNELS, 1),
+        *_bn_act(DOWN_CHANNELS),
     )
 
 

@@ -20,8 +20,7 @@ class Normalization:
     output_dtype: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"low": self.low, "high": self.high, "input_dtype": self.input_dtype,
-                "output_dtype": self.output_dtype}
+        return {"low": self.low, "high": self.high, "input_dtype": self.input_dtype, "output_dtype": self.output_dtype}
 
 
 @dataclass

@@ -16,8 +16,9 @@ def moon_hr(crop: int | None = None) -> np.ndarray:
     return centre_crop(data.moon().astype(np.float32) / 255.0, crop)
 
 
-def moon_sample(scale: int = 2, crop: int | None = None, seed: int = SAMPLE_SEED,
-                protocol: str = "stride", noise_max: float = 0.0) -> Degraded:
+def moon_sample(
+    scale: int = 2, crop: int | None = None, seed: int = SAMPLE_SEED, protocol: str = "stride", noise_max: float = 0.0
+) -> Degraded:
     """The Moon degraded with a seeded random anisotropic Gaussian kernel (spec §1.1 by default).
 
     Deterministic for a given (scale, crop, seed, protocol, noise_max).
