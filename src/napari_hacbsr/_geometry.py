@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .core.config import kernel_centre, kernel_size_for
+from .core.sampling import kernel_size_for, lr_phase, lr_position_of_hr  # noqa: F401
+from .outputs import kernel_name, sr_name
 
 #: gap between the image and the kernel layers, in source (LR) pixels, as a fraction of the width
 KERNEL_GAP_FRACTION = 0.03
@@ -36,14 +37,8 @@ KERNEL_GAP_FRACTION = 0.03
 
 # ---------------------------------------------------------------------------- sampling model
 def hr_offset(scale: int) -> float:
-    """δ in HR pixels: LR pixel i is centred on HR position s·i - δ (see the module docstring)."""
-    size = kernel_size_for(scale)
-    return size // 2 - kernel_centre(size, scale)
-
-
-def lr_position_of_hr(j: float | np.ndarray, scale: int) -> float | np.ndarray:
-    """LR data coordinate whose content HR pixel ``j`` holds: (j + δ)/s."""
-    return (np.asarray(j, dtype=float) + hr_offset(scale)) / scale
+    """δ in HR pixels: LR pixel i is centred on HR position s·i - δ (see core.sampling)."""
+    return -lr_phase(scale)
 
 
 # ---------------------------------------------------------------------------- layer structure
@@ -188,7 +183,7 @@ def output_names(existing: set[str] | list[str], source: str, scale: int) -> tup
     ``_2``, ``_3``, ... so earlier results are never overwritten.
     """
     taken = set(existing)
-    base_sr, base_k = f"{source}_HACBSR_x{int(scale)}", f"{source}_HACBSR_kernel"
+    base_sr, base_k = sr_name(source, scale), kernel_name(source)
     if base_sr not in taken and base_k not in taken:
         return base_sr, base_k
     n = 2

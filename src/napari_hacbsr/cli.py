@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__
 from .files import ImageReadError, read_image, to_preview_uint8, write_json, write_png, write_tiff
+from .outputs import write_result
 
 # The demo's schedules. On a GPU the paper's; on a CPU a reduced one that finishes in a few
 # minutes on 2 cores: a 96² crop of the Moon (LR 48²) and 100 outer × 5 inner steps. A reduced
@@ -82,29 +83,6 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _write_result(out_dir: Path, stem: str, result, source: dict[str, Any]) -> dict[str, Path]:
-    """SR (float32 TIFF + 8-bit PNG), kernel (TIFF + PNG) and a provenance JSON."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    s = result.config.scale
-    norm = result.normalization
-    paths = {
-        "sr_tiff": out_dir / f"{stem}_HACBSR_x{s}.tif",
-        "sr_png": out_dir / f"{stem}_HACBSR_x{s}.png",
-        "kernel_tiff": out_dir / f"{stem}_HACBSR_kernel.tif",
-        "kernel_png": out_dir / f"{stem}_HACBSR_kernel.png",
-        "json": out_dir / f"{stem}_HACBSR.json",
-    }
-    write_tiff(paths["sr_tiff"], result.sr)
-    sr_preview = result.sr if result.channel_axis is None else np.moveaxis(result.sr, result.channel_axis, -1)
-    write_png(paths["sr_png"], to_preview_uint8(sr_preview, norm.low, norm.high))
-    write_tiff(paths["kernel_tiff"], result.kernel)
-    write_png(paths["kernel_png"], to_preview_uint8(result.kernel, 0.0, float(result.kernel.max())))
-    write_json(
-        paths["json"], {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}}
-    )
-    return paths
-
-
 def _run_engine(image: np.ndarray, args: argparse.Namespace, channel_axis: int | None, **extra: Any):
     import warnings
 
@@ -143,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HACBSRError as exc:
         return _fail(str(exc), 3)
     out_dir = Path(args.output) if args.output else Path(args.image).parent
-    paths = _write_result(
+    paths = write_result(
         out_dir, Path(args.image).stem, result, {"input": str(args.image), "input_shape": list(image.shape)}
     )
     print(_summary(result))
@@ -257,7 +235,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except (ValueError, HACBSRError) as exc:
         return _fail(str(exc), 2 if isinstance(exc, ValueError) else 3)
     out_dir = Path(args.output)
-    paths = _write_result(out_dir, "moon_sample", result, {"input": "moon_sample", **sample.params})
+    paths = write_result(out_dir, "moon_sample", result, {"input": "moon_sample", **sample.params})
     bicubic = np.clip(bicubic_upscale(sample.lr, args.scale), 0, 1)
     write_png(out_dir / "moon_sample_LR.png", to_preview_uint8(sample.lr, 0, 1))
     write_png(

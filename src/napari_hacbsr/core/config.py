@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .sampling import SAMPLING_CONVENTIONS, kernel_size_for
+
 MODES = ("hacbsr", "mlmc")
 ENCODERS = ("auto", "clip", "fallback")
 FALLBACK_ENCODERS = ("pixels-224", "pixels-224-clipnorm")
@@ -15,16 +17,6 @@ MAX_SCALE = 8
 # Outer iterations used when `iterations` is left as None: the paper's N for HACBSR and the
 # MLMC code's `max_iters` for MLMC mode (spec §3.1, §5.7).
 DEFAULT_ITERATIONS = {"hacbsr": 300, "mlmc": 200}
-
-
-def kernel_size_for(scale: int) -> int:
-    """Kernel side K = min(4s + 3, 21) (spec §1.1)."""
-    return min(4 * int(scale) + 3, 21)
-
-
-def kernel_centre(size: int, scale: int) -> float:
-    """Centre of mass (row and column) of every kernel: (K - s) / 2 (spec §1.1)."""
-    return (size - scale) / 2.0
 
 
 @dataclass
@@ -37,6 +29,9 @@ class HACBSRConfig:
 
     scale: int = 2
     mode: str = "hacbsr"  # "hacbsr" | "mlmc"
+    # where LR pixel i sits on the HR grid (core.sampling): sets the kernel prior's centre and
+    # the placement of every output (napari layers, georeferenced files)
+    sampling: str = "stride"
 
     # --- schedule (A25: N outer iterations x P inner image steps)
     iterations: int | None = None  # N; None -> 300 (hacbsr) / 200 (mlmc)
@@ -136,6 +131,10 @@ class HACBSRConfig:
             f"({kernel_size_for(MAX_SCALE)} px) cannot represent larger factors",
         )
         need(self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}")
+        need(
+            self.sampling in SAMPLING_CONVENTIONS,
+            f"sampling must be one of {SAMPLING_CONVENTIONS}, got {self.sampling!r}",
+        )
         need(
             self.iterations is None or (isinstance(self.iterations, int) and self.iterations >= 1),
             f"iterations must be a positive integer (or None for the mode default), got {self.iterations!r}",

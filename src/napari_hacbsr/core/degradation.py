@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from .config import kernel_centre, kernel_size_for
+from .sampling import kernel_centre, kernel_size_for
 
 PROTOCOLS = ("stride", "bicubic")
 

@@ -1,0 +1,51 @@
+"""What a run leaves behind: output names (layers and files share one pattern) and the files themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .files import to_preview_uint8, write_json, write_png, write_tiff
+
+
+def sr_name(stem: str, scale: int) -> str:
+    """``<stem>_HACBSR_x<s>``: the SR layer's and the SR file's name."""
+    return f"{stem}_HACBSR_x{int(scale)}"
+
+
+def kernel_name(stem: str) -> str:
+    """``<stem>_HACBSR_kernel``: the kernel layer's and the kernel file's name."""
+    return f"{stem}_HACBSR_kernel"
+
+
+def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
+    """Every file `write_result` writes, by role."""
+    out_dir = Path(out_dir)
+    sr, kernel = sr_name(stem, scale), kernel_name(stem)
+    return {
+        "sr_tiff": out_dir / f"{sr}.tif",
+        "sr_png": out_dir / f"{sr}.png",
+        "kernel_tiff": out_dir / f"{kernel}.tif",
+        "kernel_png": out_dir / f"{kernel}.png",
+        "json": out_dir / f"{stem}_HACBSR.json",
+    }
+
+
+def write_result(out_dir: str | Path, stem: str, result: Any, source: dict[str, Any]) -> dict[str, Path]:
+    """SR (float32 TIFF + 8-bit PNG), kernel (TIFF + PNG) and a provenance JSON; returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = output_paths(out_dir, stem, result.config.scale)
+    norm = result.normalization
+    write_tiff(paths["sr_tiff"], result.sr)
+    sr_preview = result.sr if result.channel_axis is None else np.moveaxis(result.sr, result.channel_axis, -1)
+    write_png(paths["sr_png"], to_preview_uint8(sr_preview, norm.low, norm.high))
+    write_tiff(paths["kernel_tiff"], result.kernel)
+    write_png(paths["kernel_png"], to_preview_uint8(result.kernel, 0.0, float(result.kernel.max())))
+    write_json(
+        paths["json"],
+        {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}},
+    )
+    return paths
