@@ -14,6 +14,5 @@ if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi
-export NAPARI_HACBSR_NOPERSIST=1
 .venv/bin/npe2 validate napari-hacbsr --imports
 exec .venv/bin/python -m pytest -m "not slow and not gpu" "$@"

@@ -3,7 +3,8 @@ import os
 import numpy as np
 import pytest
 
-os.environ.setdefault("NAPARI_HACBSR_NOPERSIST", "1")
+from .helpers import TINY
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for model hubs from the tests
 
 
@@ -20,8 +21,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
-# A tiny, fast schedule for end-to-end tests on 2 CPU cores.
-TINY = {"iterations": 3, "kernel_warmup": 5, "encoder": "fallback", "device": "cpu", "ssim_phase": 1}
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
 _LAZY = {
     "HACBSRConfig": "napari_hacbsr.core.config",
     "Step": "napari_hacbsr.core.records",
     "Result": "napari_hacbsr.core.records",
     "iterate": "napari_hacbsr.core.engine",
-    "validate_image": "napari_hacbsr.core.engine",
+    "validate_image": "napari_hacbsr.core.image",
     "super_resolve": "napari_hacbsr.core.api",
     "resolve_device": "napari_hacbsr.core.device",
     "simulate": "napari_hacbsr.core.degradation",
@@ -27,6 +25,10 @@ __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from .core.records import package_version
+
+        return package_version()
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'napari_hacbsr' has no attribute {name!r}")

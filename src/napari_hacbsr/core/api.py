@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .config import HACBSRConfig
+from .device import resolve_device
 from .engine import iterate
 from .records import Result, Step
 
@@ -26,10 +28,13 @@ def super_resolve(
     """Super-resolve `image` by `scale` and return the `Result` (blocking).
 
     Config fields can be given as keywords (`iterations=50, seed=1, device="cpu"`) or as a
-    whole `config`; keywords win. `progress=True` shows a tqdm bar; `callback(step)` is called
-    for every yielded `Step`.
+    whole `config`; keywords win. Fields left as None take the device's defaults
+    (`HACBSRConfig.for_device`), as in the widget and the CLI. `progress=True` shows a tqdm bar;
+    `callback(step)` is called for every yielded `Step`. When CLIP was wanted but its weights are
+    missing, one RuntimeWarning says so (the fallback encoder is used).
     """
     cfg = (config or HACBSRConfig()).replace(scale=scale, **overrides)
+    cfg = cfg.for_device(resolve_device(cfg.device))
     gen = iterate(image, cfg, should_stop, channel_axis=channel_axis)
     bar = None
     if progress:
@@ -42,6 +47,10 @@ def super_resolve(
                 step = next(gen)
             except StopIteration as done:
                 return done.value
+            if step.stage == "setup" and cfg.encoder == "auto" and step.encoder.startswith("fallback"):
+                from .encoder import describe_encoder
+
+                warnings.warn(describe_encoder(step.encoder, step.encoder_note), RuntimeWarning, stacklevel=2)
             if bar is not None:
                 bar.n = step.iteration
                 loss = step.losses.get("data")

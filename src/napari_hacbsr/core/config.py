@@ -14,9 +14,27 @@ FALLBACK_ENCODERS = ("pixels-224", "pixels-224-clipnorm")
 PRECISIONS = ("fp32", "bf16")
 MAX_SCALE = 8
 
-# Outer iterations used when `iterations` is left as None: the paper's N for HACBSR and the
-# MLMC code's `max_iters` for MLMC mode (spec §3.1, §5.7).
-DEFAULT_ITERATIONS = {"hacbsr": 300, "mlmc": 200}
+# The schedule policy, defined once for every entry point (widget, console, CLI, batch, benchmarks).
+# Fields left as None are filled by `HACBSRConfig.for_device`: the paper's schedule on a GPU (N = 300
+# for HACBSR, the MLMC code's 200 for MLMC mode, spec §3.1/§5.7); on a CPU, where one outer iteration
+# of a 128² LR image takes seconds, a short schedule (docs/benchmarks.md measures what it gives), with
+# the live layers refreshed every iteration instead of every 10.
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "gpu": {"iterations": {"hacbsr": 300, "mlmc": 200}, "yield_every": 10},
+    "cpu": {"iterations": {"hacbsr": 100, "mlmc": 100}, "yield_every": 1},
+}
+#: the paper's 1-SSIM phase: the first 81 of 300 outer iterations (MLMC: `it <= 80`), kept as a proportion
+PAPER_SSIM_FRACTION = 81 / 300
+
+
+def is_accelerator(device: Any) -> bool:
+    """The one "is this a GPU?" test: CUDA and Apple MPS devices (a torch.device or its string)."""
+    return str(device).split(":", 1)[0].strip().lower() in ("cuda", "mps")
+
+
+def schedule_kind(device: Any) -> str:
+    """ "gpu" or "cpu": which column of SCHEDULES a (resolved) device uses."""
+    return "gpu" if is_accelerator(device) else "cpu"
 
 
 @dataclass
@@ -34,7 +52,7 @@ class HACBSRConfig:
     sampling: str = "stride"
 
     # --- schedule (A25: N outer iterations x P inner image steps)
-    iterations: int | None = None  # N; None -> 300 (hacbsr) / 200 (mlmc)
+    iterations: int | None = None  # N; None -> the device's default (SCHEDULES, via for_device)
     inner_steps: int = 5  # P
     kernel_warmup: int = 200  # A18: MLMC's kernel warm-up, Adam steps on prior kernels
 
@@ -60,7 +78,8 @@ class HACBSRConfig:
     alpha_loss_range: tuple[float, float] = (1e-6, 1e-2)
 
     # --- MLMC inheritances kept by default (A17)
-    ssim_phase: int = 81  # leading outer iterations that use 1-SSIM (MLMC: `it <= 80`); 0 disables
+    # leading outer iterations fitted with 1-SSIM; None -> round(81/300 · N), the paper's proportion; 0 disables
+    ssim_phase: int | None = None
     hyper_laplacian_weight: float = 2e-4
     hyper_laplacian_p: float = 0.67
 
@@ -85,7 +104,8 @@ class HACBSRConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"  # "bf16": autocast the generator forward on CUDA
-    yield_every: int = 10  # Step carries image/kernel copies at most every this many iterations
+    # Steps carry image/kernel copies every this many iterations; None -> the device's default (SCHEDULES)
+    yield_every: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # free-form provenance, never read by the engine
 
     def __post_init__(self) -> None:
@@ -101,7 +121,29 @@ class HACBSRConfig:
 
     @property
     def outer_iterations(self) -> int:
-        return self.iterations if self.iterations is not None else DEFAULT_ITERATIONS[self.mode]
+        """N. Unresolved (no device yet), the paper's GPU schedule; runs use `for_device` first."""
+        return self.iterations if self.iterations is not None else SCHEDULES["gpu"]["iterations"][self.mode]
+
+    @property
+    def ssim_iterations(self) -> int:
+        """Leading outer iterations fitted with 1-SSIM."""
+        if self.ssim_phase is not None:
+            return self.ssim_phase
+        return round(PAPER_SSIM_FRACTION * self.outer_iterations)
+
+    @property
+    def live_every(self) -> int:
+        return self.yield_every if self.yield_every is not None else SCHEDULES["gpu"]["yield_every"]
+
+    def for_device(self, device: Any) -> HACBSRConfig:
+        """A copy with every device-dependent default filled in for `device` (a resolved device)."""
+        schedule = SCHEDULES[schedule_kind(device)]
+        changes: dict[str, Any] = {}
+        if self.iterations is None:
+            changes["iterations"] = schedule["iterations"][self.mode]
+        if self.yield_every is None:
+            changes["yield_every"] = schedule["yield_every"]
+        return self.replace(**changes)
 
     @property
     def history_enabled(self) -> bool:
@@ -137,7 +179,7 @@ class HACBSRConfig:
         )
         need(
             self.iterations is None or (isinstance(self.iterations, int) and self.iterations >= 1),
-            f"iterations must be a positive integer (or None for the mode default), got {self.iterations!r}",
+            f"iterations must be a positive integer (or None for the device default), got {self.iterations!r}",
         )
         for name in (
             "inner_steps",
@@ -147,11 +189,20 @@ class HACBSRConfig:
             "history_interval",
             "mcmc_samples",
             "mlmc_meta_interval",
-            "yield_every",
         ):
             value = getattr(self, name)
             need(isinstance(value, int) and value >= 1, f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("kernel_warmup", "ssim_phase", "seed"):
+        for name in ("yield_every",):
+            value = getattr(self, name)
+            need(
+                value is None or (isinstance(value, int) and value >= 1),
+                f"{name} must be an integer >= 1 (or None for the device default), got {value!r}",
+            )
+        need(
+            self.ssim_phase is None or (isinstance(self.ssim_phase, int) and self.ssim_phase >= 0),
+            f"ssim_phase must be an integer >= 0 (or None for the paper's 81/300 of N), got {self.ssim_phase!r}",
+        )
+        for name in ("kernel_warmup", "seed"):
             value = getattr(self, name)
             need(isinstance(value, int) and value >= 0, f"{name} must be an integer >= 0, got {value!r}")
         for name in ("lr_image", "lr_kernel"):

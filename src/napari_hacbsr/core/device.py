@@ -81,10 +81,18 @@ def describe_device(device: torch.device) -> str:
     return "CPU — no GPU found"
 
 
+#: how out-of-memory reads where torch raises a plain RuntimeError: MPS, and the CPU allocator
+#: ("DefaultCPUAllocator: can't allocate memory: you tried to allocate ... bytes")
+_OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for torch's out-of-memory errors on any device (CUDA raises its own type, MPS a RuntimeError)."""
+    """True for torch's out-of-memory errors on any device, the CPU allocator's included."""
     oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
-    return isinstance(exc, oom_type) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+    if isinstance(exc, oom_type | MemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(m in text for m in _OOM_MESSAGES)
 
 
 def free_device_memory(device: torch.device | None = None) -> None:

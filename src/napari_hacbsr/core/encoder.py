@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -106,6 +105,21 @@ class LoadedEncoder:
     @property
     def is_fallback(self) -> bool:
         return self.name.startswith("fallback")
+
+
+def describe_encoder(name: str, note: str) -> str:
+    """The feature encoder in words, for status lines and the CLI (said once per run)."""
+    if name == "none":
+        return "Feature encoder: not used (history contrast is off)."
+    if name.startswith("clip:"):
+        return f"Feature encoder: CLIP {name.removeprefix('clip:')}."
+    if note and note != "fallback requested":
+        return (
+            "Feature encoder: the built-in pixel encoder, because the CLIP weights were not found. For the "
+            f"paper's CLIP encoder install napari-hacbsr[clip] and point ${CHECKPOINT_ENV} (or the CLIP "
+            "checkpoint option) at a local ViT-B-32 weights file; see the user guide."
+        )
+    return "Feature encoder: the built-in pixel encoder (as requested)."
 
 
 def _hub_reachable(timeout: float = 2.0) -> bool:
@@ -213,7 +227,6 @@ def load_encoder(config: HACBSRConfig, device: torch.device) -> LoadedEncoder | 
                 f"fall back to the weight-free pixel encoder, or provide the weights."
             ) from exc
         note = f"CLIP weights unavailable, using the weight-free pixel encoder ({reason})"
-        warnings.warn(f"HACBSR: {note}", RuntimeWarning, stacklevel=3)
         return LoadedEncoder(fallback.to(device), fallback_name, note)
     loaded.module.to(device)
     return loaded

@@ -13,11 +13,9 @@ MLMC mode and the ablations (-CK, -CL) are switches of `HACBSRConfig`, not other
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Generator
 from contextlib import nullcontext
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,113 +27,13 @@ from .degradation import KernelSampler, forward_model
 from .device import describe_device, free_device_memory, is_out_of_memory, resolve_device
 from .encoder import load_encoder
 from .errors import OutOfMemoryError
+from .image import PreparedImage, prepare_image
 from .losses import alpha_from_loss, data_loss, hyper_laplacian, meta_weights
-from .networks import MIN_HR_SIDE, ImageGenerator, KernelGenerator
-from .records import Normalization, Result, Step
+from .networks import ImageGenerator, KernelGenerator
+from .records import Result, Step
 
 LATENT_KERNEL = 200
 _NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
-_LUMA = np.array([65.481, 128.553, 24.966]) / 219.0  # BT.601 weights, normalised to sum 1
-
-
-# ---------------------------------------------------------------------------- input handling
-@dataclass
-class PreparedImage:
-    """The LR image as the engine sees it: (C, h, w) float32 in [0, 1], plus how to undo that."""
-
-    y: np.ndarray  # (C_net, h, w), missing pixels set to 0
-    mask: np.ndarray | None  # (1, h, w) float32, 1 = observed; None when nothing is missing
-    normalization: Normalization
-    channel_axis: int | None  # normalised (non-negative) axis of the input, or None
-    input_channels: int
-    missing_pixels: int
-
-    @property
-    def net_channels(self) -> int:
-        return self.y.shape[0]
-
-    def to_output(self, x01: np.ndarray) -> np.ndarray:
-        """Network output (C_net, H, W) in [0, 1] -> the input's layout and value range."""
-        x = x01.astype(np.float64)
-        if self.input_channels == 1 and x.shape[0] == 3:  # gray run as replicated RGB (paper)
-            x = np.tensordot(_LUMA, x, axes=1)[None]
-        norm = self.normalization
-        x = x * (norm.high - norm.low) + norm.low
-        x = x.astype(norm.output_dtype)
-        if self.channel_axis is None:
-            return x[0]
-        return np.moveaxis(x, 0, self.channel_axis)
-
-
-def min_lr_side(scale: int) -> int:
-    """Smallest LR side the generator accepts: its HR side must reach 33 px (5 stride-2 levels)."""
-    return math.ceil(MIN_HR_SIDE / scale)
-
-
-def prepare_image(
-    image: np.ndarray, scale: int, channel_axis: int | None = None, gray_channels: int = 3
-) -> PreparedImage:
-    """Validate and normalise an input image. Raises ValueError that says what to do."""
-    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 2:
-        raise ValueError(f"scale must be an integer >= 2 (e.g. 2, 3, 4), got {scale!r}")
-    arr = np.asarray(image)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"image must hold real numbers (any integer or float dtype), got dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"image is empty (shape {arr.shape}); load an image with pixels")
-    if arr.ndim == 2:
-        if channel_axis is not None:
-            raise ValueError("channel_axis was given but the image is 2-D; leave channel_axis=None for grayscale")
-        chw = arr[None]
-        axis = None
-    elif arr.ndim == 3:
-        if channel_axis is None:
-            raise ValueError(
-                f"image has 3 dimensions {arr.shape} but no channel axis was declared; pass channel_axis "
-                f"(e.g. channel_axis=-1 for RGB/multi-band), or take one 2-D plane (e.g. image[0]) if this "
-                f"is a stack or volume"
-            )
-        if not -3 <= channel_axis <= 2:
-            raise ValueError(f"channel_axis {channel_axis} is out of range for a 3-D image")
-        axis = channel_axis % 3
-        chw = np.moveaxis(arr, axis, 0)
-    else:
-        raise ValueError(
-            f"image must be 2-D (H, W), or 3-D with a declared channel axis; got {arr.ndim}-D shape {arr.shape}. "
-            f"Select one 2-D plane (e.g. image[0]) or one time point first"
-        )
-    channels, h, w = chw.shape
-    need = min_lr_side(scale)
-    if min(h, w) < need:
-        raise ValueError(
-            f"image is {h}×{w} pixels; at ×{scale} HACBSR needs at least {need}×{need} (the generator works on "
-            f"the {scale * need}-px high-res grid and the blur kernel must fit). Use a larger crop or a "
-            f"smaller scale"
-        )
-    values = chw.astype(np.float64)
-    finite = np.isfinite(values)
-    if not finite.any():
-        raise ValueError("image has no finite pixels (all NaN/inf); nothing to super-resolve")
-    low, high = float(values[finite].min()), float(values[finite].max())
-    if not high > low:
-        raise ValueError(f"image is constant (every finite pixel is {low}); there is no detail to super-resolve")
-    pixel_ok = finite.all(axis=0)
-    missing = int((~pixel_ok).sum())
-    y = np.where(finite, (values - low) / (high - low), 0.0)
-    if missing:
-        y = np.where(pixel_ok[None], y, 0.0)  # a pixel with any missing band is missing
-    if channels == 1 and gray_channels == 3:
-        y = np.repeat(y, 3, axis=0)
-    out_dtype = "float64" if arr.dtype == np.float64 else "float32"
-    mask = pixel_ok[None].astype(np.float32) if missing else None
-    return PreparedImage(
-        y.astype(np.float32), mask, Normalization(low, high, str(arr.dtype), out_dtype), axis, channels, missing
-    )
-
-
-def validate_image(image: np.ndarray, scale: int, channel_axis: int | None = None) -> None:
-    """Raise the ValueError that `iterate` would raise for this input, without running anything."""
-    prepare_image(image, scale, channel_axis)
 
 
 # ---------------------------------------------------------------------------- the solver
@@ -327,7 +225,7 @@ class Solver:
         """KL/MCMC stage, P image steps, kernel meta update. Returns (losses, stopped)."""
         cfg = self.cfg
         losses: dict[str, float] = {"kl": self.kernel_prior_step()}
-        use_ssim = index < cfg.ssim_phase
+        use_ssim = index < cfg.ssim_iterations
         hacbsr = cfg.mode == "hacbsr"
         kernel = self.net_k(self.z_k) if hacbsr else None  # k_cil, fixed for the P steps (Alg. 1 l.7)
         kernel_losses: list[torch.Tensor] = []
@@ -387,7 +285,7 @@ class Solver:
 
 # ---------------------------------------------------------------------------- the generator
 def iterate(
-    image: np.ndarray,
+    image: np.ndarray | PreparedImage,
     config: HACBSRConfig | None = None,
     should_stop: Callable[[], bool] | None = None,
     *,
@@ -395,17 +293,24 @@ def iterate(
 ) -> Generator[Step, None, Result]:
     """Run HACBSR on `image`, yielding a `Step` per outer iteration and returning a `Result`.
 
-    image: 2-D (H, W), or 3-D with `channel_axis` declared; any real dtype; NaN/inf = missing.
+    image: 2-D (H, W), or 3-D with `channel_axis` declared; any real dtype; NaN/inf = missing;
+    or an image already checked by `core.image.prepare_image` (with this config's scale).
     should_stop: polled before every inner step; when it returns True the run ends and the
     current estimate is returned (Result.stopped_early = True).
-    The input array is never modified.
+    The first Step (stage "setup") says which device and feature encoder the run uses; the
+    config's device-dependent defaults are filled in for that device (`HACBSRConfig.for_device`)
+    and the returned Result carries the resolved config. The input array is never modified.
     """
     cfg = config if config is not None else HACBSRConfig()
     if not isinstance(cfg, HACBSRConfig):
         raise TypeError(f"config must be a HACBSRConfig, got {type(cfg).__name__}")
     cfg.validate()
-    prepared = prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)
+    if isinstance(image, PreparedImage):
+        prepared = image
+    else:
+        prepared = prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)
     device = resolve_device(cfg.device)
+    cfg = cfg.for_device(device)
     stop = should_stop or (lambda: False)
     start = time.perf_counter()
     total = cfg.outer_iterations
@@ -420,9 +325,10 @@ def iterate(
             "encoder_note": encoder.note if encoder else "",
         }
         history: list[dict[str, float]] = []
+        yield Step(0, total, "setup", {}, None, time.perf_counter() - start, **run_info)
         stopped = not solver.warmup(stop)
         sr, kernel = solver.snapshot()
-        yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel, **run_info)
+        yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel)
         done = 0
         for index in range(total if not stopped else 0):
             losses, stopped = solver.outer_iteration(index, stop)
@@ -430,11 +336,9 @@ def iterate(
                 break
             done = index + 1
             history.append(losses)
-            with_arrays = done == 1 or done == total or done % cfg.yield_every == 0
+            with_arrays = done == 1 or done == total or done % cfg.live_every == 0
             sr, kernel = solver.snapshot() if with_arrays else (None, None)
-            yield Step(
-                done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel, **run_info
-            )
+            yield Step(done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel)
         sr, kernel = solver.snapshot()
         timings = dict(solver.timings)
         timings["total"] = time.perf_counter() - start

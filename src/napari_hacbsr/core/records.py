@@ -8,19 +8,19 @@ from typing import Any
 import numpy as np
 
 from .config import HACBSRConfig
+from .image import Normalization
+
+STAGES = ("setup", "warmup", "iterate")
 
 
-@dataclass
-class Normalization:
-    """How the input was mapped to [0, 1]: x01 = (x - low) / (high - low), from finite pixels."""
+def package_version() -> str:
+    """The installed package's version (pyproject is its one source)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    low: float
-    high: float
-    input_dtype: str
-    output_dtype: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"low": self.low, "high": self.high, "input_dtype": self.input_dtype, "output_dtype": self.output_dtype}
+    try:
+        return version("napari-hacbsr")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
 
 
 @dataclass
@@ -34,21 +34,17 @@ class Step:
 
     iteration: int  # outer iterations completed (0 for the warm-up record)
     total: int  # outer iterations planned
-    stage: str  # "warmup" (after kernel warm-up) | "iterate"
+    stage: str  # one of STAGES: "setup" (first; device + encoder), "warmup" (after kernel warm-up), "iterate"
     losses: dict[str, float]  # last values: "data", "kernel", "kl", "contrast", "meta", ...
     alpha: float | None  # last EMA momentum of the history model (None before the first update)
     elapsed: float  # seconds since the run started
     sr: np.ndarray | None = None
     kernel: np.ndarray | None = None
-    # what the run actually uses, known from the first (warm-up) Step on
+    # what the run actually uses: set on the "setup" Step only (the one place to read them from)
     device: str = ""  # e.g. "cuda:0"
     device_name: str = ""  # e.g. "cuda:0 — NVIDIA H100 80GB HBM3", "CPU — no GPU found"
     encoder: str = ""  # e.g. "clip:ViT-B-32/openai", "fallback:pixels-224", "none"
     encoder_note: str = ""  # why the fallback encoder is used, or ""
-
-    @property
-    def fraction(self) -> float:
-        return self.iteration / self.total if self.total else 1.0
 
 
 @dataclass
@@ -78,10 +74,8 @@ class Result:
 
     def provenance(self) -> dict[str, Any]:
         """JSON-serialisable summary for metadata, sidecar files and benchmark rows."""
-        from .. import __version__
-
         return {
-            "version": __version__,
+            "version": package_version(),
             "config": self.config.to_dict(),
             "seed": self.config.seed,
             "device": self.device,

@@ -52,3 +52,22 @@ def test_dict_round_trip_and_unknown_fields():
     with pytest.raises(ValueError, match="unknown HACBSRConfig field"):
         HACBSRConfig.from_dict({"scale": 2, "learning_rate": 1})
     assert cfg.replace(seed=1).seed == 1 and cfg.seed == 7
+
+
+def test_one_schedule_policy_per_device():
+    base = HACBSRConfig()
+    assert base.iterations is None and base.yield_every is None and base.ssim_phase is None
+    gpu, cpu = base.for_device("cuda:0"), base.for_device("cpu")
+    assert (gpu.iterations, gpu.yield_every, gpu.ssim_iterations) == (300, 10, 81)
+    assert base.replace(mode="mlmc").for_device("mps").iterations == 200
+    assert (cpu.iterations, cpu.yield_every) == (100, 1) and cpu.ssim_iterations == 27
+    # what the user set is kept on every device
+    mine = HACBSRConfig(iterations=30, yield_every=5, ssim_phase=3).for_device("cuda")
+    assert (mine.iterations, mine.yield_every, mine.ssim_iterations) == (30, 5, 3)
+    assert HACBSRConfig(iterations=30).ssim_iterations == 8
+
+
+def test_the_gpu_test_is_defined_once():
+    from napari_hacbsr.core.config import is_accelerator
+
+    assert is_accelerator("cuda:1") and is_accelerator("mps") and not is_accelerator("cpu")

@@ -10,7 +10,7 @@ from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.encoder import PixelEncoder, load_encoder
 from napari_hacbsr.core.errors import EncoderUnavailableError
 
-from .conftest import TINY
+from ..helpers import TINY
 
 open_clip = pytest.importorskip("open_clip")
 TINY_CLIP = "hacbsr-tiny-test"

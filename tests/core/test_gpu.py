@@ -7,7 +7,7 @@ import torch
 from napari_hacbsr.core.api import super_resolve
 from napari_hacbsr.core.errors import OutOfMemoryError
 
-from .conftest import TINY
+from ..helpers import TINY
 
 pytestmark = pytest.mark.gpu
 GPU = {**TINY, "device": "cuda"}

@@ -8,11 +8,12 @@ from napari_hacbsr.core import engine as engine_mod
 from napari_hacbsr.core.api import super_resolve
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.device import available_devices, resolve_device
-from napari_hacbsr.core.engine import iterate, min_lr_side, prepare_image, validate_image
+from napari_hacbsr.core.engine import iterate
+from napari_hacbsr.core.image import min_lr_side, prepare_image, validate_image
 from napari_hacbsr.core.errors import OutOfMemoryError
 from napari_hacbsr.core.records import Result
 
-from .conftest import TINY
+from ..helpers import TINY
 
 
 def run_all(image, cfg, **kw):
@@ -30,10 +31,12 @@ def test_end_to_end_shapes_steps_and_provenance(lr_image, tiny_config):
     assert isinstance(result, Result)
     assert result.sr.shape == (40, 40) and result.sr.dtype == np.float32
     assert result.kernel.shape == (11, 11) and abs(result.kernel.sum() - 1) < 1e-5
-    assert [s.iteration for s in steps] == [0, 1, 2, 3]
-    assert steps[0].stage == "warmup" and steps[1].stage == "iterate"
-    assert steps[0].device == "cpu" and steps[0].device_name.startswith("CPU")
-    assert steps[0].encoder == "fallback:pixels-224" and steps[0].encoder_note
+    assert [s.iteration for s in steps] == [0, 0, 1, 2, 3]
+    assert [s.stage for s in steps[:3]] == ["setup", "warmup", "iterate"]
+    setup = steps[0]  # the one Step that says what the run uses
+    assert setup.device == "cpu" and setup.device_name.startswith("CPU")
+    assert setup.encoder == "fallback:pixels-224" and setup.encoder_note
+    assert setup.sr is None and all(s.encoder == "" for s in steps[1:])
     with_arrays = [s.iteration for s in steps if s.sr is not None]
     assert with_arrays == [0, 1, 2, 3]  # warm-up, first, every 2nd, last
     for s in steps:
@@ -51,7 +54,7 @@ def test_end_to_end_shapes_steps_and_provenance(lr_image, tiny_config):
 def test_lr_consistency_falls(lr_image):
     cfg = HACBSRConfig(scale=2, **{**TINY, "iterations": 8, "ssim_phase": 0})  # MSE throughout
     steps, result = run_all(lr_image, cfg)
-    first = steps[1].losses["data"]
+    first = steps[2].losses["data"]
     last = result.losses[-1]["data"]
     assert last < 0.5 * first
     # the returned estimate, re-degraded with the returned kernel, fits the input as well as
@@ -225,7 +228,7 @@ def test_out_of_memory_is_reported_and_next_run_works(lr_image, tiny_config, mon
 def test_progress_and_callback(lr_image, tiny_config, capsys):
     seen = []
     super_resolve(lr_image, 2, config=tiny_config, progress=True, callback=seen.append)
-    assert [s.iteration for s in seen] == [0, 1, 2, 3]
+    assert [s.iteration for s in seen] == [0, 0, 1, 2, 3]
     assert "HACBSR" in capsys.readouterr().err
 
 
@@ -238,4 +241,26 @@ def test_auto_encoder_falls_back_with_a_warning_when_clip_is_missing(lr_image, t
         result = super_resolve(lr_image, 2, config=tiny_config.replace(encoder="auto", iterations=1))
     assert result.encoder == "fallback:pixels-224"
     assert "CLIP weights unavailable" in result.encoder_note
-    assert any("CLIP weights unavailable" in str(w.message) for w in caught)
+    said = [str(w.message) for w in caught if "CLIP" in str(w.message)]
+    assert len(said) == 1 and "CLIP weights were not found" in said[0]  # once, in words
+    assert "fallback:" not in said[0]
+
+
+def test_cpu_run_leaves_the_ssim_phase_after_the_papers_proportion(lr_image, monkeypatch):
+    """30 iterations on a CPU: 1-SSIM for round(81/300·30) = 8 outer iterations, then MSE."""
+    from napari_hacbsr.core import engine
+
+    used: list[bool] = []
+    real = engine.data_loss
+
+    def spy(pred, target, mask, use_ssim):
+        used.append(bool(use_ssim))
+        return real(pred, target, mask, use_ssim)
+
+    monkeypatch.setattr(engine, "data_loss", spy)
+    cfg = HACBSRConfig(scale=2, iterations=30, inner_steps=1, kernel_warmup=0, encoder="fallback", device="cpu")
+    assert cfg.ssim_phase is None and cfg.ssim_iterations == 8
+    result = super_resolve(lr_image, 2, config=cfg)
+    per_iteration = used[0:60:2]  # each image step scores the image, then the kernel, with one flag
+    assert len(per_iteration) == 30 and result.iterations_done == 30
+    assert per_iteration == [True] * 8 + [False] * 22
