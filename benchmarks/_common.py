@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import json
 import os
 import platform
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from napari_hacbsr.files import write_json  # noqa: F401  (the one JSON writer, atomic)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HR_DIR = (REPO_ROOT.parent / "shared" / "data" / "planetary" / "hr").resolve()
@@ -158,11 +158,12 @@ def load_gray01(path: Path) -> np.ndarray:
     """An 8/16-bit image file as a 2-D float64 array in [0, 1] (colour is converted to luma)."""
     from PIL import Image
 
+    from napari_hacbsr.core.image import unit_range_by_dtype
+
     with Image.open(path) as im:
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = np.asarray(im, dtype=np.float64)
-            return arr / (65535.0 if arr.max() > 255 else 255.0)
-        return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+        if im.mode in ("I;16", "I;16B", "I;16L"):
+            return unit_range_by_dtype(np.asarray(im).astype(np.uint16))
+        return unit_range_by_dtype(np.asarray(im.convert("L")))
 
 
 def derived_seed(stem: str, scale: int, seed: int) -> int:
@@ -174,7 +175,9 @@ def save_png01(path: Path, img: np.ndarray) -> None:
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(np.round(np.asarray(img) * 255.0), 0, 255).astype(np.uint8)).save(path)
+    from napari_hacbsr.core.image import quantize_8bit
+
+    Image.fromarray(quantize_8bit(img).astype(np.uint8)).save(path)
 
 
 # ---------------------------------------------------------------------------- peak memory
@@ -304,13 +307,6 @@ def git_commit() -> str | None:
         return None
 
 
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 def fmt(value: Any, digits: int = 2) -> str:
     try:
         v = float(value)
@@ -325,11 +321,3 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
-
-
-class Stopwatch:
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-
-    def __call__(self) -> float:
-        return time.perf_counter() - self.t0

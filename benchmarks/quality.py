@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
+from napari_hacbsr.core.config import ENCODERS, PRECISIONS  # noqa: E402
 
 # ---------------------------------------------------------------------------- presets
 # cpu: small centre crops and a reduced schedule (fraction of the paper's N; MLMC keeps its 2/3
@@ -62,7 +63,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 DEFAULT_METHODS = ["bicubic", "mlmc", "hacbsr", "hacbsr-ck", "hacbsr-cl", "hacbsr-ck-cl"]
-PAPER_SSIM_PHASE = 81  # MLMC code: outer iterations 0..80 use 1-SSIM (spec §3.1, A17)
 DEFAULT_NOISE_MAX = 10.0 / 255.0  # MLMC paper's lower noise level (3.92 %); sigma ~ U(0, noise_max)
 
 CSV_FIELDS = [
@@ -181,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--inner-steps", type=int, default=5)
     p.add_argument("--kernel-warmup", type=int, default=None, help="kernel warm-up steps (default 200)")
-    p.add_argument("--encoder", choices=["auto", "clip", "fallback"], default="auto")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--encoder", choices=ENCODERS, default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N | auto (preset default)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=None, help="default bench_out/quality/<preset>")
@@ -233,21 +233,19 @@ def resolve_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def schedule(args: argparse.Namespace, mode: str) -> dict[str, int]:
-    """Outer iterations, SSIM phase and warm-up for an engine mode under this run's schedule."""
-    from napari_hacbsr.core.config import DEFAULT_ITERATIONS
+    """Outer iterations and warm-up for an engine mode under this run's schedule.
 
-    frac = float(args.schedule_fraction)
+    N is a fraction of the mode's GPU (paper) schedule, or --iterations; the 1-SSIM phase is the
+    config's policy (the paper's proportion of N).
+    """
+    from napari_hacbsr.core.config import SCHEDULES
+
+    paper = SCHEDULES["gpu"]["iterations"]
     if args.iterations is not None:
         n = int(args.iterations)
-        frac_eff = n / DEFAULT_ITERATIONS["hacbsr"]
     else:
-        n = max(1, int(round(DEFAULT_ITERATIONS[mode] * frac)))
-        frac_eff = frac
-    out = {
-        "iterations": n,
-        "inner_steps": int(args.inner_steps),
-        "ssim_phase": PAPER_SSIM_PHASE if frac_eff >= 1 else int(round(PAPER_SSIM_PHASE * frac_eff)),
-    }
+        n = max(1, int(round(paper[mode] * float(args.schedule_fraction))))
+    out = {"iterations": n, "inner_steps": int(args.inner_steps)}
     if args.kernel_warmup is not None:
         out["kernel_warmup"] = int(args.kernel_warmup)
     return out

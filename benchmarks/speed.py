@@ -39,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
+from napari_hacbsr.core.config import ENCODERS, PRECISIONS  # noqa: E402
 
 # variant -> HACBSRConfig overrides. "hacbsr" uses the encoder the run would use here (CLIP when
 # its weights load, else the labelled fallback); "hacbsr-clip-arch" forces the real ViT-B/32
@@ -79,7 +80,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     from napari_hacbsr.core.config import HACBSRConfig
     from napari_hacbsr.core.degradation import forward_model
     from napari_hacbsr.core.device import resolve_device
-    from napari_hacbsr.core.engine import Solver, prepare_image
+    from napari_hacbsr.core.engine import Solver
+    from napari_hacbsr.core.image import prepare_image
 
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
@@ -155,7 +157,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     counter = iter(range(10**9))
 
     def outer() -> None:
-        solver.outer_iteration(cfg.ssim_phase + next(counter), lambda: False)
+        solver.outer_iteration(cfg.ssim_iterations + next(counter), lambda: False)
 
     def bare_p() -> None:
         for _ in range(cfg.inner_steps):
@@ -210,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    p.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     p.add_argument(
         "--bf16-variants",
         nargs="+",
@@ -218,9 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(VARIANTS),
         help="variants that are also timed in bf16 (keeps the CPU run short)",
     )
-    p.add_argument(
-        "--encoder", choices=["auto", "clip", "fallback"], default="auto", help="encoder of the plain 'hacbsr' variant"
-    )
+    p.add_argument("--encoder", choices=ENCODERS, default="auto", help="encoder of the plain 'hacbsr' variant")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed calls per stage")
     p.add_argument(

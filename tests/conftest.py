@@ -21,8 +21,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
-
-
 @pytest.fixture
 def tiny_config():
     from napari_hacbsr.core.config import HACBSRConfig

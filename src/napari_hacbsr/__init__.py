@@ -19,6 +19,7 @@ _LAZY = {
     "resolve_device": "napari_hacbsr.core.device",
     "simulate": "napari_hacbsr.core.degradation",
     "run_in_viewer": "napari_hacbsr.scripting",
+    "add_result": "napari_hacbsr.scripting",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,6 +1,6 @@
 """Sample data: scikit-image's Moon photograph, degraded with the engine's own simulator (offline).
 
-File → Open Sample → napari-hacbsr gives three layers:
+File → Open Sample → HACBSR gives three layers:
 
 * ``moon_x<s>_degraded_sample``: the low-resolution input (blurred with a seeded random anisotropic
   Gaussian and subsampled ``[0::s]``, exactly the engine's forward model); run HACBSR on this;
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-SAMPLE_SEED = 0
 #: HR crop side per scale: 256 at ×2 and 512 (the whole image) at ×4, both giving 128×128 LR pixels
 SAMPLE_CROP = {2: 256, 4: 512}
 
@@ -24,12 +23,14 @@ SAMPLE_CROP = {2: 256, 4: 512}
 LayerData = list[tuple[Any, dict, str]]
 
 
-def make_sample_data(scale: int = 2, crop: int | None = None, seed: int = SAMPLE_SEED) -> LayerData:
+def make_sample_data(scale: int = 2, crop: int | None = None, seed: int | None = None) -> LayerData:
     """LayerDataTuples for the degraded Moon at ×``scale`` (see the module docstring)."""
     from napari.layers import Image
 
-    from ._geometry import kernel_layer_kwargs, sr_layer_kwargs
-    from .core.sample import moon_sample
+    from ._placement import kernel_layer_kwargs, sr_layer_kwargs
+    from .core.sample import SAMPLE_SEED, moon_sample
+
+    seed = SAMPLE_SEED if seed is None else seed
 
     crop = SAMPLE_CROP.get(scale, 256) if crop is None else crop
     degraded = moon_sample(scale=scale, crop=crop, seed=seed)

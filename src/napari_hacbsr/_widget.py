@@ -1,8 +1,10 @@
-"""The dock widget: Plugins → HACBSR → HACBSR Super-Resolution.
+"""The dock widget: Plugins → HACBSR → Super-Resolution.
 
 A magicgui ``Container`` (napari docks it and wires ``reset_choices``; every control is an
 attribute, so tests and scripts can drive it). The heavy lifting (thread, live layers, stop,
-errors) is ``_worker.HACBSRRun``, shared with ``scripting.run_in_viewer``.
+errors) is ``_run.HACBSRRun``, shared with ``scripting.run_in_viewer``; defaults come from the
+one schedule policy (``HACBSRConfig.for_device``). The Image list follows the active layer until
+the user picks one by hand; a layer is checked as soon as it is selected.
 
 torch is imported when the widget is created (to list devices), not when this module is imported.
 """
@@ -14,42 +16,28 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import (
-    CheckBox,
     ComboBox,
     Container,
-    FileEdit,
-    FloatSpinBox,
     Label,
-    LineEdit,
     PushButton,
     SpinBox,
 )
 
-from ._geometry import layer_problem
-from ._worker import (
-    HACBSRRun,
-    default_iterations,
-    default_live_every,
-    device_info,
-    preload_torch_runtime,
-    unwrap,
-)
+from ._advanced import OPTION_NAMES, AdvancedOptions
+from ._kernel_view import KernelView
+from ._layers import image_problem, unwrap
+from ._run import HACBSRRun
+from ._text import format_seconds, wrappable
+from ._threading import preload_torch_runtime
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
 
+    from .core.config import HACBSRConfig
+    from .core.records import Result, Step
+
 ADVANCED_CLOSED = "▸ Advanced options"
 ADVANCED_OPEN = "▾ Advanced options"
-
-
-def format_seconds(seconds: float | None) -> str:
-    """0:42, 12:05, 1:02:03."""
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class HACBSRWidget(Container):
@@ -57,7 +45,7 @@ class HACBSRWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=False)
-        from .core.config import MAX_SCALE, HACBSRConfig
+        from .core.config import HACBSRConfig
         from .core.device import available_devices  # imports torch (once, when the widget opens)
 
         preload_torch_runtime()  # see its docstring: avoids an LLVM clash under software OpenGL
@@ -66,6 +54,8 @@ class HACBSRWidget(Container):
         self._auto_iterations = True  # follow the device's default until the user edits the field
         self._auto_live_every = True
         self._setting_default = False
+        self._image_picked_by_hand = False  # until then the Image list follows the active layer
+        self._following = True  # (until the end of __init__: filling the list is not a user's choice)
         defaults = HACBSRConfig()
 
         # ------------------------------------------------------------ main inputs
@@ -115,102 +105,9 @@ class HACBSRWidget(Container):
 
         # ------------------------------------------------------------ advanced inputs
         self.advanced_toggle = PushButton(text=ADVANCED_CLOSED)
-        self.mode = ComboBox(
-            label="Mode",
-            choices=[("HACBSR", "hacbsr"), ("MLMC", "mlmc")],
-            value=defaults.mode,
-            tooltip="HACBSR (the paper) or its MLMC baseline",
-        )
-        self.custom_scale = SpinBox(
-            label="Other scale",
-            min=0,
-            max=MAX_SCALE,
-            value=0,
-            tooltip=f"Any integer 2..{MAX_SCALE}; overrides 'Scale ×'. 0 = off",
-        )
-        self.use_cks = CheckBox(text="Contrastive kernel sampling", value=defaults.use_cks)
-        self.cks_proposals = SpinBox(label="CKS proposals", min=1, max=64, value=defaults.cks_proposals)
-        self.use_history = CheckBox(text="History contrast", value=defaults.use_history)
-        self.theta_h = FloatSpinBox(label="History weight θh", min=0.0, max=10.0, step=0.05, value=defaults.theta_h)
-        self.lr_image = FloatSpinBox(
-            label="LR image",
-            min=1e-5,
-            max=1.0,
-            step=1e-5,
-            value=defaults.lr_image,
-            tooltip="Learning rate of the image generator",
-        )
-        self.lr_kernel = FloatSpinBox(
-            label="LR kernel",
-            min=1e-5,
-            max=1.0,
-            step=1e-5,
-            value=defaults.lr_kernel,
-            tooltip="Learning rate of the kernel network",
-        )
-        self.kernel_warmup = SpinBox(
-            label="Kernel warm-up",
-            min=0,
-            max=10_000,
-            value=defaults.kernel_warmup,
-            tooltip="Warm-up steps of the kernel prior",
-        )
-        self.inner_steps = SpinBox(
-            label="Inner steps",
-            min=1,
-            max=100,
-            value=defaults.inner_steps,
-            tooltip="Image steps per outer iteration (P)",
-        )
-        self.yield_every = SpinBox(
-            label="Live update every",
-            min=1,
-            max=10_000,
-            value=defaults.yield_every,
-            tooltip="Refresh the live layers every this many iterations (default: 10 on a GPU, 1 on CPU)",
-        )
-        self.encoder = ComboBox(
-            label="Encoder",
-            choices=["auto", "clip", "fallback"],
-            value=defaults.encoder,
-            tooltip="Feature encoder for the contrastive losses: 'auto' = CLIP if its "
-            "weights are found, else the weight-free fallback (shown in status)",
-        )
-        self.clip_model = LineEdit(label="CLIP model", value=defaults.clip_model)
-        self.clip_pretrained = LineEdit(label="CLIP tag", value=defaults.clip_pretrained)
-        self.clip_checkpoint = FileEdit(
-            label="CLIP checkpoint",
-            mode="r",
-            nullable=True,
-            tooltip="Local CLIP weights file (overrides the tag); optional",
-        )
-        self.precision = ComboBox(
-            label="Precision",
-            choices=["fp32", "bf16"],
-            value=defaults.precision,
-            tooltip="bf16 autocast (CUDA only) uses less memory",
-        )
-        self.advanced = Container(
-            widgets=[
-                self.mode,
-                self.custom_scale,
-                self.use_cks,
-                self.cks_proposals,
-                self.use_history,
-                self.theta_h,
-                self.lr_image,
-                self.lr_kernel,
-                self.kernel_warmup,
-                self.inner_steps,
-                self.yield_every,
-                self.encoder,
-                self.clip_model,
-                self.clip_pretrained,
-                self.clip_checkpoint,
-                self.precision,
-            ],
-            labels=True,
-        )
+        self.advanced = AdvancedOptions()
+        for name in OPTION_NAMES:  # every option is an attribute of the widget, for tests and scripts
+            setattr(self, name, getattr(self.advanced, name))
         self.advanced.visible = False
 
         # ------------------------------------------------------------ actions and status
@@ -219,6 +116,7 @@ class HACBSRWidget(Container):
         self.buttons = Container(widgets=[self.run_button, self.stop_button], layout="horizontal", labels=False)
         self.message = Label(value="")
         self.status = Label(value="Idle.")
+        self.kernel_view = KernelView()
         from qtpy.QtWidgets import QSizePolicy
 
         for label in (self.iterations_hint, self.device_hint, self.message, self.status):
@@ -226,7 +124,9 @@ class HACBSRWidget(Container):
             label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message.native.setStyleSheet("color: #e0a040;")
 
-        self.extend([self.main, self.advanced_toggle, self.advanced, self.buttons, self.message, self.status])
+        self.extend(
+            [self.main, self.advanced_toggle, self.advanced, self.buttons, self.message, self.status, self.kernel_view]
+        )
 
         # ------------------------------------------------------------ wiring
         self.advanced_toggle.changed.connect(self._toggle_advanced)
@@ -236,7 +136,10 @@ class HACBSRWidget(Container):
         self.mode.changed.connect(self._update_defaults)
         self.iterations.changed.connect(self._on_iterations_edited)
         self.yield_every.changed.connect(self._on_live_every_edited)
-        self.image.changed.connect(self._on_image_changed)
+        self.image.changed.connect(self._on_image_picked)
+        self.scale.changed.connect(self._on_image_changed)
+        self.custom_scale.changed.connect(self._on_image_changed)
+        unwrap(viewer).layers.selection.events.active.connect(self._follow_active_layer)
         layer_events = unwrap(viewer).layers.events
         for name in ("inserted", "removed", "moved"):
             getattr(layer_events, name).connect(self._refresh_layers)
@@ -252,6 +155,8 @@ class HACBSRWidget(Container):
 
         self._update_defaults()
         self.reset_choices()
+        self._following = False
+        self._follow_active_layer()
         self._on_image_changed()
 
     # ------------------------------------------------------------------ layer list
@@ -260,34 +165,70 @@ class HACBSRWidget(Container):
 
         return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image)]
 
+    def reset_choices(self, *args: Any) -> None:
+        """(napari calls this on layer changes too) Refreshing the list is not the user's choice."""
+        following, self._following = self._following, True
+        try:
+            super().reset_choices(*args)
+        finally:
+            self._following = following
+
     def _refresh_layers(self, _event: Any = None) -> None:
         try:
-            self.image.reset_choices()
+            self.reset_choices()
         except RuntimeError:  # the Qt widget was already deleted
             self._detach()
 
+    def _follow_active_layer(self, _event: Any = None) -> None:
+        """Point the Image list at the active layer when it is an Image, unless the user chose one."""
+        from napari.layers import Image
+
+        if self._image_picked_by_hand:
+            return
+        active = unwrap(self._viewer).layers.selection.active
+        if isinstance(active, Image):
+            choices = [layer for layer in self.image.choices if unwrap(layer) is active]
+            if choices and self.image.value is not choices[0]:
+                self._following = True
+                try:
+                    self.image.value = choices[0]
+                finally:
+                    self._following = False
+
+    def _on_image_picked(self, _value: Any = None) -> None:
+        if not self._following:  # a choice made in the list, not by following or refreshing
+            self._image_picked_by_hand = True
+        self._on_image_changed()
+
     def _on_image_changed(self, _value: Any = None) -> None:
-        problem = layer_problem(self.image.value) if self.image.value is not None else None
-        self.message.value = problem or ""
+        """Check the selected layer at the chosen scale now, not after Run."""
+        layer = self.image.value
+        problem = image_problem(layer, self.scale_factor) if layer is not None else None
+        self.message.value = wrappable(problem) if problem else ""
 
     # ------------------------------------------------------------------ defaults
     def _update_defaults(self, _value: Any = None) -> None:
+        """Show the device's schedule (the one policy, HACBSRConfig.for_device) in the fields."""
+        from .core.config import HACBSRConfig, schedule_kind
+        from .core.device import describe_device, resolve_device
+
         try:
-            device, description = device_info(self.device.value)
+            device = resolve_device(self.device.value)
+            description = describe_device(device)
         except ValueError as exc:
             device, description = "cpu", str(exc)
         self.device_hint.value = f"{self.device.value} → {description}"
-        default = default_iterations(device, self.mode.value)
-        where = "GPU" if device.startswith(("cuda", "mps")) else "CPU"
-        self.iterations_hint.value = f"Default on {where}: {default} iterations" + (
-            "" if where == "GPU" else " (the paper's 300 needs a GPU; raise it for best quality)"
+        schedule = HACBSRConfig(mode=self.mode.value).for_device(device)
+        kind = schedule_kind(device).upper()
+        self.iterations_hint.value = f"Default on {kind}: {schedule.outer_iterations} iterations" + (
+            "" if kind == "GPU" else " (the paper's 300 needs a GPU; raise it for best quality)"
         )
         self._setting_default = True
         try:
             if self._auto_iterations:
-                self.iterations.value = default
+                self.iterations.value = schedule.outer_iterations
             if self._auto_live_every:
-                self.yield_every.value = default_live_every(device)
+                self.yield_every.value = schedule.live_every
         finally:
             self._setting_default = False
 
@@ -310,7 +251,7 @@ class HACBSRWidget(Container):
         custom = int(self.custom_scale.value)
         return custom if custom >= 2 else int(self.scale.value)
 
-    def make_config(self):
+    def make_config(self) -> HACBSRConfig:
         """The HACBSRConfig for the current controls (raises ValueError on invalid values)."""
         from .core.config import HACBSRConfig
 
@@ -319,7 +260,7 @@ class HACBSRWidget(Container):
         return HACBSRConfig(
             scale=self.scale_factor,
             mode=self.mode.value,
-            iterations=int(self.iterations.value),
+            iterations=None if self._auto_iterations else int(self.iterations.value),
             seed=int(self.seed.value),
             device=self.device.value,
             use_cks=bool(self.use_cks.value),
@@ -330,7 +271,7 @@ class HACBSRWidget(Container):
             lr_kernel=float(self.lr_kernel.value),
             kernel_warmup=int(self.kernel_warmup.value),
             inner_steps=int(self.inner_steps.value),
-            yield_every=int(self.yield_every.value),
+            yield_every=None if self._auto_live_every else int(self.yield_every.value),
             encoder=self.encoder.value,
             clip_model=self.clip_model.value.strip(),
             clip_pretrained=self.clip_pretrained.value.strip(),
@@ -351,7 +292,7 @@ class HACBSRWidget(Container):
     def _report_problem(self, message: str) -> None:
         from napari.utils.notifications import show_warning
 
-        self.message.value = message
+        self.message.value = wrappable(message)
         self.status.value = "Not started: see the message above."
         show_warning(message)
 
@@ -359,29 +300,26 @@ class HACBSRWidget(Container):
         if self.running:  # one run at a time (the button is disabled anyway)
             return
         layer = self.image.value
-        problem = layer_problem(layer)
-        if problem:
-            self._report_problem(problem)
-            return
         try:
             config = self.make_config()
             run = HACBSRRun(
                 self._viewer,
                 layer,
                 config,
+                on_setup=self._on_setup,
                 on_step=self._on_step,
                 on_result=self._on_result,
                 on_error=self._on_error,
                 on_finished=self._on_finished,
             )
         except ValueError as exc:
-            self._report_problem(f"HACBSR cannot run on '{layer.name}': {exc}")
+            name = f" on '{layer.name}'" if layer is not None else ""
+            self._report_problem(f"HACBSR cannot run{name}: {exc}")
             return
-        run._callbacks["warning"] = self._on_warning
         self._run = run
         self.message.value = ""
         self._set_running(True)
-        self._status_line(f"Warming up the kernel prior on {run.device_description}…")
+        self._status_line(f"Loading the networks on {run.device_description}…")
         run.start()
 
     def _on_stop(self, _value: Any = None) -> None:
@@ -398,56 +336,28 @@ class HACBSRWidget(Container):
         self.advanced.enabled = not running
 
     # ------------------------------------------------------------------ status
-    def _encoder_text(self, result: Any = None) -> tuple[str, str]:
-        """(short status text, full note for the tooltip) about the feature encoder in use."""
+    def _status_line(self, progress: str) -> None:
+        """Device, encoder (in words, from the run's setup Step — said once, here) and progress."""
+        from .core.encoder import describe_encoder
+
         run = self._run
-        if result is not None:
-            name, note = result.encoder, result.encoder_note
-        elif run is None:
-            return "Encoder: –", ""
-        else:
-            cfg = run.config
-            step = run.last_step
-            note = getattr(step, "encoder_note", None) or run.encoder_note
-            name = getattr(step, "encoder", None)
-            if name:
-                pass
-            elif not cfg.history_enabled:
-                name = "none (history contrast is off)"
-            elif cfg.encoder == "fallback" or note:
-                name = "weight-free fallback"
-            elif step is None:
-                name = (
-                    f"loading CLIP {cfg.clip_model}…"
-                    if cfg.encoder == "clip"
-                    else (f"auto: CLIP {cfg.clip_model} if its weights are found, else the fallback")
-                )
-            else:  # the encoder loads before warm-up ends; no fallback warning means CLIP loaded
-                name = f"CLIP {cfg.clip_model}"
-        if note and note != "fallback requested":
-            return f"Encoder: {name} — ⚠ CLIP weights not found, using the fallback (hover for details)", note
-        return f"Encoder: {name}", ""
+        device = run.device_description if run is not None else self.device_hint.value
+        lines = [f"Device: {device}"]
+        setup = run.setup_step if run is not None else None
+        if setup is not None:
+            lines.append(describe_encoder(setup.encoder, setup.encoder_note))
+        lines.append(progress)
+        self.status.value = "\n".join(lines)
 
-    def _status_line(self, progress: str, result: Any = None) -> None:
-        run = self._run
-        if result is not None:
-            device = result.device_name  # describe_device() of the device the engine used
-        elif run is not None:
-            device = run.device_description
-        else:
-            device = self.device_hint.value
-        encoder, note = self._encoder_text(result)
-        self.status.value = f"Device: {device}\n{encoder}\n{progress}"
-        self.status.tooltip = note or None
+    def _on_setup(self, step: Step) -> None:
+        self._status_line("Warming up the kernel prior… (the SR layer shows a cubic upsample until then)")
 
-    def _on_warning(self, _text: str) -> None:
-        if self._run is not None and self._run.last_step is None:
-            self._status_line(f"Warming up the kernel prior on {self._run.device_description}…")
-
-    def _on_step(self, step: Any) -> None:
+    def _on_step(self, step: Step) -> None:
         run = self._run
         if run is None:
             return
+        if step.kernel is not None:
+            self.kernel_view.show_kernel(step.kernel)
         if step.stage == "warmup":
             text = f"Kernel warm-up done · iteration 0/{step.total} · elapsed {format_seconds(step.elapsed)}"
         else:
@@ -459,23 +369,23 @@ class HACBSRWidget(Container):
             )
         self._status_line(text)
 
-    def _on_result(self, result: Any) -> None:
+    def _on_result(self, result: Result | None) -> None:
         run = self._run
         if result is None or run is None:
             return
+        self.kernel_view.show_kernel(result.kernel)
         total = format_seconds(result.timings.get("total"))
         if result.stopped_early:
-            why = run.stop_reason or "stopped"
             text = (
-                f"Stopped ({why}) after {result.iterations_done}/{result.config.outer_iterations} "
-                f"iterations in {total}; the current estimate is in '{run.sr_name}'."
+                f"Stopped ({run.stop_reason or 'stopped'}) after {result.iterations_done}/"
+                f"{result.config.outer_iterations} iterations in {total}; the current estimate is in '{run.sr_name}'."
             )
         else:
             text = f"Done: {result.iterations_done} iterations in {total} → '{run.sr_name}' and '{run.kernel_name}'."
-        self._status_line(text, result)
+        self._status_line(text)
 
     def _on_error(self, _exc: BaseException, message: str) -> None:
-        self.message.value = message
+        self.message.value = wrappable(message)
         self._status_line("Failed — the run was reset; fix the cause and press Run again.")
 
     def _on_finished(self, run: HACBSRRun) -> None:
@@ -485,12 +395,12 @@ class HACBSRWidget(Container):
 
     # ------------------------------------------------------------------ teardown
     def _detach(self) -> None:
-        """The widget is going away: stop a running run (its layers stay) and drop UI callbacks.
+        """The widget is going away: stop a running run (its layers stay) and drop UI listeners.
 
         Layer-list events need no disconnecting: napari holds bound methods weakly, and
         ``_refresh_layers`` tolerates a deleted Qt widget.
         """
         run = self._run
         if run is not None and run.running:
-            run._callbacks.update(step=None, result=None, error=None, finished=None, warning=None)
+            run.detach_listeners()
             run.stop("the HACBSR widget was closed")

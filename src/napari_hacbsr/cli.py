@@ -15,21 +15,25 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .core.config import ENCODERS, MODES, PRECISIONS, PROTOCOLS
 from .files import ImageReadError, read_image, to_preview_uint8, write_json, write_png, write_tiff
 from .outputs import write_result
 
-# The demo's schedules. On a GPU the paper's; on a CPU a reduced one that finishes in a few
-# minutes on 2 cores: a 96² crop of the Moon (LR 48²) and 100 outer × 5 inner steps. A reduced
-# schedule keeps the paper's proportion of 1-SSIM iterations (81 of 300).
-DEMO_GPU = {"crop": None, "iterations": 300}
-DEMO_CPU = {"crop": 96, "iterations": 100}
-PAPER_SSIM_FRACTION = 81 / 300
+# The demo's HR crop per kind of device (its schedule is the config's device policy): the whole
+# 512² Moon on a GPU; a 96² crop on a CPU, so the run finishes in minutes on 2 cores.
+DEMO_CROP = {"gpu": None, "cpu": 96}
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", "-s", type=int, default=2, help="upscaling factor (2, 3, 4, ... up to 8)")
     p.add_argument(
-        "--iters", type=int, default=None, help="outer iterations N (default: the paper's 300; MLMC mode 200)"
+        "--iterations",
+        "--iters",
+        dest="iters",
+        type=int,
+        default=None,
+        help="outer iterations N (default: the device's schedule: the paper's 300 on a GPU, MLMC mode 200; "
+        "100 on a CPU)",
     )
     p.add_argument("--inner-steps", type=int, default=None, help="inner image steps P per outer iteration (5)")
     p.add_argument("--kernel-warmup", type=int, default=None, help="kernel warm-up steps (200)")
@@ -37,22 +41,22 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         "--ssim-phase",
         type=int,
         default=None,
-        help="leading outer iterations fitted with 1-SSIM (81; the demo scales it with --iters)",
+        help="leading outer iterations fitted with 1-SSIM (default: the paper's 81/300 of N)",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mode", choices=("hacbsr", "mlmc"), default="hacbsr")
+    p.add_argument("--mode", choices=MODES, default="hacbsr")
     p.add_argument("--no-ck", action="store_true", help="ablation -CK: plain random kernel sampling")
     p.add_argument("--no-cl", action="store_true", help="ablation -CL: no history-augmented contrast")
     p.add_argument("--theta-h", type=float, default=None, help="history contrast weight (0.4)")
     p.add_argument(
         "--encoder",
-        choices=("auto", "clip", "fallback"),
+        choices=ENCODERS,
         default="auto",
         help="feature encoder: auto = CLIP if its weights load, else the labelled fallback",
     )
     p.add_argument("--clip-checkpoint", default=None, help="local CLIP weights file (open_clip format)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -84,17 +88,28 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _run_engine(image: np.ndarray, args: argparse.Namespace, channel_axis: int | None, **extra: Any):
+    """Run the engine, first saying what will run where (and the encoder in words, once)."""
     import warnings
 
     from .core.api import super_resolve
+    from .core.encoder import describe_encoder
+    from .core.errors import EncoderFallbackWarning
+
+    def announce(step) -> None:
+        if step.stage == "setup":
+            lr = "×".join(str(n) for n in image.shape[:2]) if channel_axis in (None, -1) else str(image.shape)
+            print(
+                f"hacbsr: {lr} px at ×{args.scale} on {step.device_name}: {step.total} outer iterations; "
+                f"{describe_encoder(step.encoder, step.encoder_note)}",
+                file=sys.stderr,
+            )
 
     overrides = {**_config_overrides(args), **extra}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RuntimeWarning)
-        result = super_resolve(image, args.scale, channel_axis=channel_axis, progress=not args.quiet, **overrides)
-    for w in caught:
-        print(f"hacbsr: warning: {w.message}", file=sys.stderr)
-    return result
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EncoderFallbackWarning)  # announce() says it, in words
+        return super_resolve(
+            image, args.scale, channel_axis=channel_axis, progress=not args.quiet, callback=announce, **overrides
+        )
 
 
 def _summary(result) -> str:
@@ -132,6 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_degrade(args: argparse.Namespace) -> int:
     from .core.degradation import simulate
+    from .core.image import unit_range_by_dtype
 
     try:
         image, channel_axis = read_image(args.hr)
@@ -139,11 +155,10 @@ def cmd_degrade(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if channel_axis is not None and channel_axis != -1:
         return _fail("degrade expects a (H, W) or (H, W, C) image")
-    arr = image.astype(np.float64)
-    if np.issubdtype(image.dtype, np.integer):
-        arr = arr / float(np.iinfo(image.dtype).max)
-    elif np.nanmax(arr) > 1.0 or np.nanmin(arr) < 0.0:
-        return _fail(f"{args.hr}: float HR images must be in [0, 1]")
+    try:
+        arr = unit_range_by_dtype(image)
+    except ValueError as exc:
+        return _fail(f"{args.hr}: {exc}")
     try:
         degraded = simulate(
             arr,
@@ -207,6 +222,7 @@ def side_by_side(
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .core.config import schedule_kind
     from .core.degradation import bicubic_upscale
     from .core.device import resolve_device
     from .core.errors import HACBSRError
@@ -217,17 +233,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
     except ValueError as exc:
         return _fail(str(exc))
-    preset = DEMO_GPU if device.type == "cuda" else DEMO_CPU
-    crop = args.crop if args.crop is not None else preset["crop"]
-    if args.iters is None:
-        args.iters = preset["iterations"]
-    if args.ssim_phase is None:
-        args.ssim_phase = round(PAPER_SSIM_FRACTION * args.iters)
+    crop = args.crop if args.crop is not None else DEMO_CROP[schedule_kind(device)]
     sample = moon_sample(args.scale, crop=crop)
     print(
         f"demo: scikit-image Moon {'full 512²' if crop is None else f'{crop}² crop'}, degraded ×{args.scale} "
-        f"(seeded anisotropic Gaussian, stride protocol) -> LR {sample.lr.shape}; {args.iters} outer iterations "
-        f"on {device}"
+        f"(seeded anisotropic Gaussian, stride protocol) -> LR {sample.lr.shape}"
     )
     t0 = time.perf_counter()
     try:
@@ -277,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     degrade.add_argument("--scale", "-s", type=int, default=2)
     degrade.add_argument(
         "--protocol",
-        choices=("stride", "bicubic"),
+        choices=PROTOCOLS,
         default="stride",
         help="stride: MLMC/FKP test data (spec §1.1); bicubic: Ceres-50 reconstruction (§1.3)",
     )

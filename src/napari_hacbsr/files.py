@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,5 +68,10 @@ def write_tiff(path: str | Path, image: np.ndarray) -> None:
     tifffile.imwrite(Path(path), np.asarray(image, dtype=np.float32))
 
 
-def write_json(path: str | Path, data: dict[str, Any]) -> None:
-    Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically (a temporary file renamed over the target): readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)

@@ -20,6 +20,22 @@ def kernel_name(stem: str) -> str:
     return f"{stem}_HACBSR_kernel"
 
 
+def free_output_names(existing: set[str] | list[str], source: str, scale: int) -> tuple[str, str]:
+    """(sr_name, kernel_name) for a new run: ``<source>_HACBSR_x<s>`` / ``<source>_HACBSR_kernel``.
+
+    When either name is taken (an earlier run), both get the first free numbered suffix
+    ``_2``, ``_3``, ... so earlier results are never overwritten.
+    """
+    taken = set(existing)
+    base_sr, base_k = sr_name(source, scale), kernel_name(source)
+    if base_sr not in taken and base_k not in taken:
+        return base_sr, base_k
+    n = 2
+    while f"{base_sr}_{n}" in taken or f"{base_k}_{n}" in taken:
+        n += 1
+    return f"{base_sr}_{n}", f"{base_k}_{n}"
+
+
 def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
     """Every file `write_result` writes, by role."""
     out_dir = Path(out_dir)

@@ -4,25 +4,47 @@
 >>> worker = run_in_viewer(viewer, viewer.layers["img"], scale=2, iterations=50)
 >>> worker.quit()          # stop early; the current estimate becomes the result
 
-The blocking, napari-free call is ``napari_hacbsr.super_resolve(layer.data, scale=2)``.
+Blocking, without the widget's live layers:
+
+>>> from napari_hacbsr import super_resolve, add_result
+>>> result = super_resolve(viewer.layers["img"].data, scale=2)
+>>> add_result(viewer, viewer.layers["img"], result)   # placed exactly over its source
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._worker import HACBSRRun, HACBSRWorker, default_iterations, default_live_every, device_info
+from ._run import HACBSRRun
+from ._threading import HACBSRWorker
 
-__all__ = ["run_in_viewer"]
+if TYPE_CHECKING:  # pragma: no cover
+    from napari.layers import Image
+
+    import napari
+
+    from .core.config import HACBSRConfig
+    from .core.records import Result
+
+__all__ = ["add_result", "run_in_viewer"]
+
+
+def _layer(viewer: napari.Viewer, layer: Image | str) -> Image:
+    if isinstance(layer, str):
+        names = [str(x.name) for x in viewer.layers]
+        if layer not in names:
+            raise ValueError(f"no layer named {layer!r} in this viewer; layers: {names}")
+        return viewer.layers[layer]
+    return layer
 
 
 def run_in_viewer(
-    viewer: Any,
-    layer: Any,
+    viewer: napari.Viewer,
+    layer: Image | str,
     scale: int | None = None,
     iterations: int | None = None,
     *,
-    config: Any = None,
+    config: HACBSRConfig | None = None,
     progress: bool = True,
     **config_overrides: Any,
 ) -> HACBSRWorker:
@@ -33,13 +55,13 @@ def run_in_viewer(
     viewer : napari.Viewer
         The viewer holding ``layer``; results are added to it.
     layer : napari.layers.Image or str
-        The source layer (or its name). Its data is never modified.
+        The source layer (or its name). Its data is never modified. One run per layer at a time.
     scale : int, optional
         Upscaling factor (default: ``config.scale``, i.e. 2).
     iterations : int, optional
-        Outer iterations. Default: the paper's 300 (HACBSR) / 200 (MLMC) on a GPU, 30 on CPU.
-        The live layers refresh every 10 iterations on a GPU and every iteration on CPU unless
-        ``yield_every`` is given.
+        Outer iterations. Default: the device's schedule, as in the widget (``HACBSRConfig.for_device``:
+        the paper's 300 on a GPU, a short run on a CPU); the live layers refresh every 10 iterations on
+        a GPU and every iteration on a CPU unless ``yield_every`` is given.
     config : HACBSRConfig, optional
         Start from this configuration; keyword overrides win.
     progress : bool
@@ -51,33 +73,44 @@ def run_in_viewer(
     -------
     HACBSRWorker
         The running worker. ``worker.quit()`` (or ``worker.stop()``) stops after the current inner
-        step and keeps the estimate; ``worker.abort()`` stops without writing a result;
-        ``worker.hacbsr_run`` holds the layers (``sr_layer``, ``kernel_layer``), the ``result``
-        and any ``error``/``message``; ``worker.finished`` / ``worker.returned`` are Qt signals.
+        step and keeps the estimate (``metadata["hacbsr"]["stop_reason"]`` says "stopped by the user");
+        ``worker.abort()`` stops without writing a result; ``worker.hacbsr_run`` holds the layers
+        (``sr_layer``, ``kernel_layer``), the ``result`` and any ``error``/``message``.
 
     Raises
     ------
     ValueError
-        For a layer HACBSR cannot process (with the reason) or an invalid setting.
+        For a layer HACBSR cannot process (with the reason), an invalid setting, or a layer that
+        already has a run going.
     """
     from .core.config import HACBSRConfig
 
-    if isinstance(layer, str):
-        names = [str(x.name) for x in viewer.layers]
-        if layer not in names:
-            raise ValueError(f"no layer named {layer!r} in this viewer; layers: {names}")
-        layer = viewer.layers[layer]
-    cfg = config if config is not None else HACBSRConfig()
+    source = _layer(viewer, layer)
     changes = dict(config_overrides)
     if scale is not None:
         changes["scale"] = int(scale)
     if iterations is not None:
         changes["iterations"] = int(iterations)
-    cfg = cfg.replace(**changes) if changes else cfg.replace()
-    device, _ = device_info(cfg.device)
-    if cfg.iterations is None:
-        cfg = cfg.replace(iterations=default_iterations(device, cfg.mode))
-    if "yield_every" not in config_overrides and config is None:
-        cfg = cfg.replace(yield_every=default_live_every(device))
-    run = HACBSRRun(viewer, layer, cfg, progress=progress)
-    return run.start()
+    cfg = (config if config is not None else HACBSRConfig()).replace(**changes)
+    return HACBSRRun(viewer, source, cfg, progress=progress).start()
+
+
+def add_result(viewer: napari.Viewer, source_layer: Image | str, result: Result, name: str | None = None) -> Image:
+    """Add a blocking run's SR image over its source: the widget's placement, contrast and provenance."""
+    from ._placement import sr_layer_kwargs
+    from .outputs import free_output_names
+
+    source = _layer(viewer, source_layer)
+    scale = int(result.config.scale)
+    default_name, _ = free_output_names({str(x.name) for x in viewer.layers}, str(source.name), scale)
+    style: dict[str, Any] = {"contrast_limits": list(source.contrast_limits), "gamma": float(source.gamma)}
+    if not source.rgb:
+        style["colormap"] = source.colormap
+    return viewer.add_image(
+        result.sr,
+        name=name or default_name,
+        rgb=bool(source.rgb),
+        metadata={"hacbsr": {**result.provenance(), "source_layer": str(source.name)}},
+        **style,
+        **sr_layer_kwargs(source, scale, result.config.sampling),
+    )

@@ -9,8 +9,8 @@ from napari_hacbsr.core.api import super_resolve
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.device import available_devices, resolve_device
 from napari_hacbsr.core.engine import iterate
-from napari_hacbsr.core.image import min_lr_side, prepare_image, validate_image
 from napari_hacbsr.core.errors import OutOfMemoryError
+from napari_hacbsr.core.image import min_lr_side, prepare_image, validate_image
 from napari_hacbsr.core.records import Result
 
 from ..helpers import TINY

@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 from napari.layers import Image, Labels
 
-from napari_hacbsr._geometry import (
-    hr_offset,
-    kernel_layer_kwargs,
-    layer_problem,
-    lr_position_of_hr,
-    output_names,
-    spatial_shape,
-    sr_layer_kwargs,
-)
-from napari_hacbsr.core.config import kernel_size_for
+from napari_hacbsr._layers import layer_problem, spatial_shape
+from napari_hacbsr._placement import kernel_layer_kwargs, sr_layer_kwargs
+from napari_hacbsr.core.sampling import kernel_size_for, lr_phase, lr_position_of_hr
+from napari_hacbsr.outputs import free_output_names as output_names
+
+
+def hr_offset(scale: int, convention: str = "stride") -> float:
+    """LR pixel i is centred on HR position s·i - hr_offset."""
+    return -lr_phase(scale, convention)
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4, 5, 8])

@@ -55,7 +55,7 @@ def test_import_and_manifest_do_not_load_torch_clip_or_qt():
     code = (
         "import sys, json, napari_hacbsr, npe2\n"
         "npe2.PluginManifest.from_distribution('napari-hacbsr')\n"
-        "import napari_hacbsr._geometry, napari_hacbsr._sample_data\n"
+        "import napari_hacbsr._layers, napari_hacbsr._placement, napari_hacbsr._sample_data\n"
         "heavy = ('torch', 'open_clip', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'magicgui')\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_hacbsr._geometry import hr_offset
 from napari_hacbsr._sample_data import make_sample_data
 from napari_hacbsr.core.config import kernel_size_for
+from napari_hacbsr.core.sampling import hr_position_of_lr
 
 
 def test_sample_layers_are_deterministic_and_named():
@@ -34,6 +34,6 @@ def test_sample_opens_in_viewer(make_napari_viewer_proxy):
     # ground truth sits exactly where a ×2 result of the LR layer will be
     for i in [(0, 0), (40, 77)]:
         i = np.asarray(i, dtype=float)
-        np.testing.assert_allclose(hr.data_to_world(2 * i - hr_offset(2)), lr.data_to_world(i))
+        np.testing.assert_allclose(hr.data_to_world(hr_position_of_lr(i, 2)), lr.data_to_world(i))
     # the true kernel sits right of the image (not on top of it)
     assert kernel.data_to_world((0, 0))[1] > lr.data_to_world((0, 127.5))[1]

@@ -31,6 +31,8 @@ def test_run_in_viewer_rgb_quit_keeps_estimate(make_napari_viewer_proxy, qtbot):
     np.testing.assert_allclose(sr.translate, [0.75, 0.75])  # S·(s-1)/(2s)
     assert viewer.layers["colour_HACBSR_kernel"].data.shape == (11, 11)
     assert sr.metadata["hacbsr"]["channel_axis"] == 2 and sr.metadata["hacbsr"]["source_layer"] == "colour"
+    assert sr.metadata["hacbsr"]["stop_reason"] == "stopped by the user"
+    np.testing.assert_allclose(sr.contrast_limits, src.contrast_limits)  # the source's display, not a stretch
     np.testing.assert_array_equal(src.data, original)
 
 
@@ -46,3 +48,52 @@ def test_run_in_viewer_rejects_bad_input_before_starting(make_napari_viewer_prox
         run_in_viewer(viewer, "missing")
     with pytest.raises(ValueError, match="unknown HACBSRConfig field"):
         run_in_viewer(viewer, "stack", not_a_setting=1)
+
+
+def test_second_run_on_the_same_layer_is_refused_while_one_runs(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(np.random.default_rng(0).random((20, 20)).astype(np.float32), name="img")
+    worker = run_in_viewer(viewer, "img", iterations=500, progress=False, **FAST)
+    try:
+        with pytest.raises(ValueError, match="already going"):
+            run_in_viewer(viewer, "img", iterations=2, progress=False, **FAST)
+    finally:
+        worker.quit()
+        qtbot.waitUntil(lambda: worker.hacbsr_run.done, timeout=TIMEOUT_MS)
+    # once it has finished, the layer can be run again
+    again = run_in_viewer(viewer, "img", iterations=1, progress=False, **FAST)
+    qtbot.waitUntil(lambda: again.hacbsr_run.done, timeout=TIMEOUT_MS)
+    assert again.hacbsr_run.error is None
+
+
+def test_add_result_places_a_blocking_result_over_a_scaled_source(make_napari_viewer):
+    """35 m/px, translated: the docs' recipe must not assume unit pixels."""
+    from napari_hacbsr import add_result
+    from napari_hacbsr.core.config import HACBSRConfig
+    from napari_hacbsr.core.image import Normalization
+    from napari_hacbsr.core.records import Result
+
+    viewer = make_napari_viewer(show=False)
+    src = viewer.add_image(np.zeros((20, 20), np.float32), name="ctx", scale=(35.0, 35.0), translate=(1000.0, -70.0))
+    src.contrast_limits = (0.0, 0.5)
+    result = Result(
+        sr=np.ones((40, 40), np.float32),
+        kernel=np.full((11, 11), 1 / 121, np.float32),
+        config=HACBSRConfig(scale=2),
+        device="cpu",
+        device_name="CPU",
+        encoder="none",
+        encoder_note="",
+        iterations_done=1,
+        stopped_early=False,
+        timings={"total": 1.0},
+        normalization=Normalization(0.0, 1.0, "float32", "float32"),
+        missing_pixels=0,
+        channel_axis=None,
+    )
+    layer = add_result(viewer, "ctx", result)
+    np.testing.assert_allclose(layer.scale, [17.5, 17.5])
+    # stride sampling: HR pixel 0 holds LR position +(s-1)/(2s) = 0.25 px = 8.75 m from the source origin
+    np.testing.assert_allclose(layer.translate, [1000.0 + 8.75, -70.0 + 8.75])
+    np.testing.assert_allclose(layer.contrast_limits, [0.0, 0.5])
+    assert layer.name == "ctx_HACBSR_x2" and layer.metadata["hacbsr"]["source_layer"] == "ctx"

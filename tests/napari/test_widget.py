@@ -10,8 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_hacbsr._friendly import friendly_error
 from napari_hacbsr._widget import HACBSRWidget, format_seconds
-from napari_hacbsr._worker import CPU_DEFAULT_ITERATIONS, friendly_error
+from napari_hacbsr.core.config import SCHEDULES
+
+CPU_DEFAULT_ITERATIONS = SCHEDULES["cpu"]["iterations"]["hacbsr"]
 
 TIMEOUT_MS = 240_000
 
@@ -202,21 +205,21 @@ def test_closing_the_viewer_stops_the_run(make_napari_viewer_proxy, qtbot):
 
 
 def test_engine_error_resets_ui_frees_memory_and_next_run_works(make_napari_viewer_proxy, qtbot, monkeypatch):
-    import napari_hacbsr._worker as worker_module
+    import napari_hacbsr._run as run_module
     from napari_hacbsr.core import engine
     from napari_hacbsr.core.errors import OutOfMemoryError
     from napari_hacbsr.core.records import Normalization, Result, Step
 
     sr0, k0 = np.zeros((40, 40), np.float32), np.full((11, 11), 1 / 121, np.float32)
 
-    def failing(image, config=None, should_stop=None, *, channel_axis=None):
+    def failing(image, config=None, should_stop=None):
         yield Step(0, config.outer_iterations, "warmup", {}, None, 0.01, sr0, k0)
         raise OutOfMemoryError(
             "cuda:0 — NVIDIA H100 ran out of memory for a 20×20 image at ×2. Memory "
             "has been released: try a smaller crop, a smaller scale, or device='cpu'."
         )
 
-    def succeeding(image, config=None, should_stop=None, *, channel_axis=None):
+    def succeeding(image, config=None, should_stop=None):
         yield Step(0, 1, "warmup", {}, None, 0.01, sr0, k0)
         yield Step(1, 1, "iterate", {"data": 0.1}, None, 0.02, sr0 + 1, k0)
         return Result(
@@ -238,7 +241,7 @@ def test_engine_error_resets_ui_frees_memory_and_next_run_works(make_napari_view
 
     freed: list[int] = []
     errors: list[str] = []
-    monkeypatch.setattr(worker_module, "free_device_memory", lambda: freed.append(1))
+    monkeypatch.setattr(run_module, "free_device_memory", lambda: freed.append(1))
     monkeypatch.setattr("napari.utils.notifications.show_error", lambda message: errors.append(message))
     monkeypatch.setattr(engine, "iterate", failing)
 

@@ -11,6 +11,8 @@ import numpy as np
 from .config import HACBSRConfig
 from .device import resolve_device
 from .engine import iterate
+from .errors import EncoderFallbackWarning
+from .image import prepare_image
 from .records import Result, Step
 
 
@@ -31,11 +33,12 @@ def super_resolve(
     whole `config`; keywords win. Fields left as None take the device's defaults
     (`HACBSRConfig.for_device`), as in the widget and the CLI. `progress=True` shows a tqdm bar;
     `callback(step)` is called for every yielded `Step`. When CLIP was wanted but its weights are
-    missing, one RuntimeWarning says so (the fallback encoder is used).
+    missing, one EncoderFallbackWarning (a RuntimeWarning) says so (the fallback encoder is used).
     """
     cfg = (config or HACBSRConfig()).replace(scale=scale, **overrides)
     cfg = cfg.for_device(resolve_device(cfg.device))
-    gen = iterate(image, cfg, should_stop, channel_axis=channel_axis)
+    prepared = prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)  # bad input fails here, first
+    gen = iterate(prepared, cfg, should_stop)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -50,7 +53,7 @@ def super_resolve(
             if step.stage == "setup" and cfg.encoder == "auto" and step.encoder.startswith("fallback"):
                 from .encoder import describe_encoder
 
-                warnings.warn(describe_encoder(step.encoder, step.encoder_note), RuntimeWarning, stacklevel=2)
+                warnings.warn(describe_encoder(step.encoder, step.encoder_note), EncoderFallbackWarning, stacklevel=2)
             if bar is not None:
                 bar.n = step.iteration
                 loss = step.losses.get("data")

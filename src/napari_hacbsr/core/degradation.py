@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from .config import PROTOCOLS
 from .sampling import kernel_centre, kernel_size_for
-
-PROTOCOLS = ("stride", "bicubic")
 
 
 # ---------------------------------------------------------------------------- forward model

@@ -31,6 +31,7 @@ from .image import PreparedImage, prepare_image
 from .losses import alpha_from_loss, data_loss, hyper_laplacian, meta_weights
 from .networks import ImageGenerator, KernelGenerator
 from .records import Result, Step
+from .sampling import upsample_on_grid
 
 LATENT_KERNEL = 200
 _NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
@@ -325,7 +326,9 @@ def iterate(
             "encoder_note": encoder.note if encoder else "",
         }
         history: list[dict[str, float]] = []
-        yield Step(0, total, "setup", {}, None, time.perf_counter() - start, **run_info)
+        # the first picture: a cubic upsample on the run's sampling grid, until the generator has one
+        preview = prepared.to_output(np.clip(upsample_on_grid(prepared.y, cfg.scale, cfg.sampling), 0.0, 1.0))
+        yield Step(0, total, "setup", {}, None, time.perf_counter() - start, preview, None, **run_info)
         stopped = not solver.warmup(stop)
         sr, kernel = solver.snapshot()
         yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel)

@@ -11,3 +11,7 @@ class OutOfMemoryError(HACBSRError):
 
 class EncoderUnavailableError(HACBSRError):
     """The CLIP encoder was required (encoder="clip") but its weights could not be loaded."""
+
+
+class EncoderFallbackWarning(RuntimeWarning):
+    """CLIP was wanted (encoder="auto") but its weights are missing: the pixel encoder is used."""

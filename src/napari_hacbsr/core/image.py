@@ -77,10 +77,14 @@ def check_scale(scale: Any) -> int:
     """The one scale rule of every entry point: an integer 2..MAX_SCALE."""
     from .config import MAX_SCALE
 
-    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or not 2 <= int(scale) <= MAX_SCALE:
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer):
+        raise ValueError(f"scale must be an integer from 2 to {MAX_SCALE} (e.g. 2, 3, 4), got {scale!r}")
+    if scale < 2:
+        raise ValueError(f"scale must be at least 2, got {scale}: ×{scale} does not add any pixels")
+    if scale > MAX_SCALE:
         raise ValueError(
-            f"scale must be an integer from 2 to {MAX_SCALE} (e.g. 2, 3, 4), got {scale!r}: HACBSR "
-            f"super-resolves by an integer factor of at least 2"
+            f"scale must be at most {MAX_SCALE}, got {scale}: the blur-kernel model (21 px) cannot "
+            f"represent larger factors"
         )
     return int(scale)
 
@@ -107,10 +111,12 @@ def _as_chw(arr: np.ndarray, channel_axis: int | None) -> tuple[np.ndarray, int 
     )
 
 
-def prepare_image(
-    image: np.ndarray, scale: int, channel_axis: int | None = None, gray_channels: int = 3
-) -> PreparedImage:
-    """Validate and normalise an input image. Raises ValueError that says what to do."""
+def inspect_image(image: Any, scale: int, channel_axis: int | None = None) -> None:
+    """Raise the ValueError that a run would raise for this input, without copying it.
+
+    Checks scale, dtype, layout, size, and that some finite pixels differ; cheap enough to run
+    when a layer is selected (min/max of the data, no float copy).
+    """
     scale = check_scale(scale)
     arr = np.asarray(image)
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
@@ -120,8 +126,8 @@ def prepare_image(
         )
     if arr.size == 0:
         raise ValueError(f"image is empty (shape {arr.shape}); load an image with pixels")
-    chw, axis = _as_chw(arr, channel_axis)
-    channels, h, w = chw.shape
+    chw, _ = _as_chw(arr, channel_axis)
+    _, h, w = chw.shape
     need = min_lr_side(scale)
     if min(h, w) < need:
         raise ValueError(
@@ -129,13 +135,34 @@ def prepare_image(
             f"the {scale * need}-px high-res grid and the blur kernel must fit). Use a larger crop or a "
             f"smaller scale"
         )
-    values = chw.astype(np.float64)
-    finite = np.isfinite(values)
-    if not finite.any():
+    low, high = _finite_range(arr)
+    if low is None:
         raise ValueError("image has no finite pixels (all NaN/inf); nothing to super-resolve")
-    low, high = float(values[finite].min()), float(values[finite].max())
     if not high > low:
         raise ValueError(f"image is constant (every finite pixel is {low}); there is no detail to super-resolve")
+
+
+def _finite_range(arr: np.ndarray) -> tuple[float | None, float | None]:
+    if np.issubdtype(arr.dtype, np.integer):
+        return float(arr.min()), float(arr.max())
+    with np.errstate(invalid="ignore"):
+        finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return None, None
+    return float(finite.min()), float(finite.max())
+
+
+def prepare_image(
+    image: np.ndarray, scale: int, channel_axis: int | None = None, gray_channels: int = 3
+) -> PreparedImage:
+    """Check (`inspect_image`) and normalise an input image. Raises ValueError that says what to do."""
+    inspect_image(image, scale, channel_axis)
+    arr = np.asarray(image)
+    chw, axis = _as_chw(arr, channel_axis)
+    channels = chw.shape[0]
+    values = chw.astype(np.float64)
+    finite = np.isfinite(values)
+    low, high = float(values[finite].min()), float(values[finite].max())
     pixel_ok = finite.all(axis=0)
     missing = int((~pixel_ok).sum())
     y = np.where(finite, (values - low) / (high - low), 0.0)
@@ -150,9 +177,7 @@ def prepare_image(
     )
 
 
-def validate_image(image: np.ndarray, scale: int, channel_axis: int | None = None) -> None:
-    """Raise the ValueError that `iterate` would raise for this input, without running anything."""
-    prepare_image(image, scale, channel_axis)
+validate_image = inspect_image  # the public name (napari_hacbsr.validate_image)
 
 
 def unit_range_by_dtype(image: np.ndarray) -> np.ndarray:

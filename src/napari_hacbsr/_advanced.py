@@ -1,0 +1,111 @@
+"""The widget's advanced options: every HACBSRConfig knob beyond layer, scale, iterations, seed, device."""
+
+from __future__ import annotations
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, LineEdit, SpinBox
+
+from .core.config import ENCODERS, MAX_SCALE, MODES, PRECISIONS, HACBSRConfig
+
+#: the option widgets, in display order (also exposed as attributes of the dock widget)
+OPTION_NAMES = (
+    "mode",
+    "custom_scale",
+    "use_cks",
+    "cks_proposals",
+    "use_history",
+    "theta_h",
+    "lr_image",
+    "lr_kernel",
+    "kernel_warmup",
+    "inner_steps",
+    "yield_every",
+    "encoder",
+    "clip_model",
+    "clip_pretrained",
+    "clip_checkpoint",
+    "precision",
+)
+
+
+class AdvancedOptions(Container):
+    """Collapsible advanced options (the dock widget reads them into its HACBSRConfig)."""
+
+    def __init__(self) -> None:
+        super().__init__(labels=True)
+        defaults = HACBSRConfig()
+        self.mode = ComboBox(
+            label="Mode",
+            choices=[(mode.upper(), mode) for mode in MODES],
+            value=defaults.mode,
+            tooltip="HACBSR (the paper) or its MLMC baseline",
+        )
+        self.custom_scale = SpinBox(
+            label="Other scale",
+            min=0,
+            max=MAX_SCALE,
+            value=0,
+            tooltip=f"Any integer 2..{MAX_SCALE}; overrides 'Scale ×'. 0 = off",
+        )
+        self.use_cks = CheckBox(text="Contrastive kernel sampling", value=defaults.use_cks)
+        self.cks_proposals = SpinBox(label="CKS proposals", min=1, max=64, value=defaults.cks_proposals)
+        self.use_history = CheckBox(text="History contrast", value=defaults.use_history)
+        self.theta_h = FloatSpinBox(label="History weight θh", min=0.0, max=10.0, step=0.05, value=defaults.theta_h)
+        self.lr_image = FloatSpinBox(
+            label="LR image",
+            min=1e-5,
+            max=1.0,
+            step=1e-5,
+            value=defaults.lr_image,
+            tooltip="Learning rate of the image generator",
+        )
+        self.lr_kernel = FloatSpinBox(
+            label="LR kernel",
+            min=1e-5,
+            max=1.0,
+            step=1e-5,
+            value=defaults.lr_kernel,
+            tooltip="Learning rate of the kernel network",
+        )
+        self.kernel_warmup = SpinBox(
+            label="Kernel warm-up",
+            min=0,
+            max=10_000,
+            value=defaults.kernel_warmup,
+            tooltip="Warm-up steps of the kernel prior",
+        )
+        self.inner_steps = SpinBox(
+            label="Inner steps",
+            min=1,
+            max=100,
+            value=defaults.inner_steps,
+            tooltip="Image steps per outer iteration (P)",
+        )
+        self.yield_every = SpinBox(
+            label="Live update every",
+            min=1,
+            max=10_000,
+            value=1,
+            tooltip="Refresh the live layers every this many iterations (default: 10 on a GPU, 1 on CPU)",
+        )
+        self.encoder = ComboBox(
+            label="Encoder",
+            choices=list(ENCODERS),
+            value=defaults.encoder,
+            tooltip="Feature encoder for the contrastive losses: 'auto' = CLIP if its "
+            "weights are found, else the weight-free fallback (shown in status)",
+        )
+        self.clip_model = LineEdit(label="CLIP model", value=defaults.clip_model)
+        self.clip_pretrained = LineEdit(label="CLIP tag", value=defaults.clip_pretrained)
+        self.clip_checkpoint = FileEdit(
+            label="CLIP checkpoint",
+            mode="r",
+            nullable=True,
+            tooltip="Local CLIP weights file (overrides the tag); optional",
+        )
+        self.precision = ComboBox(
+            label="Precision",
+            choices=list(PRECISIONS),
+            value=defaults.precision,
+            tooltip="bf16 autocast (CUDA only) uses less memory",
+        )
+        self.extend([getattr(self, name) for name in OPTION_NAMES])

@@ -1,0 +1,395 @@
+"""One HACBSR run inside a napari viewer: the run controller (main thread only).
+
+Shared by the dock widget (``_widget.HACBSRWidget``) and the console (``scripting.run_in_viewer``):
+
+* the layer is checked and its data prepared once, here, before any thread starts; the engine
+  (``core.engine.iterate``) then runs in a ``HACBSRWorker`` thread on that prepared copy, and
+  every layer mutation happens in slots that Qt delivers on the main thread;
+* the "setup" Step creates ``<source>_HACBSR_x<s>`` showing a cubic upsample on the run's sampling
+  grid (never generator noise), with the source's contrast limits, gamma and colormap; later Steps
+  update it in place and keep that display; the kernel goes to a hidden layer (it would otherwise
+  sit on image data) and to ``on_kernel`` listeners; no new layer steals the active layer;
+* stopping is cooperative (``stop()``, ``worker.quit()``): the engine returns its current estimate,
+  written as the result with the stop reason; removing the source stops the run; closing the
+  viewer aborts it without touching layers; one run per source layer at a time;
+* errors become one friendly message, memory is released, ``finished`` always fires.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from napari.qt.threading import create_worker
+
+from ._friendly import friendly_error
+from ._layers import channel_axis_for, layer_problem, unwrap
+from ._placement import kernel_layer_kwargs, sr_layer_kwargs
+from ._threading import HACBSRWorker, free_device_memory, generate, preload_torch_runtime, viewer_is_open
+from .outputs import free_output_names
+
+if TYPE_CHECKING:  # pragma: no cover
+    from napari.layers import Image
+
+    import napari
+
+    from .core.config import HACBSRConfig
+    from .core.records import Result, Step
+
+log = logging.getLogger(__name__)
+
+# per viewer: names handed to runs that have not created their layers yet, and the sources being run
+_RESERVED: dict[int, set[str]] = {}
+_RUNNING_SOURCES: dict[int, set[int]] = {}
+
+CALLBACKS = ("setup", "step", "result", "error", "finished")
+
+
+class HACBSRRun:
+    """Prepare, start and follow one run on one source layer (main thread only).
+
+    Raises ValueError (a user-facing message) in the constructor when the layer or the config
+    cannot be used, or when this layer already has a run going, before any thread starts.
+    Listeners ``on_setup(step)``, ``on_step(step)``, ``on_result(result)``, ``on_error(exc, message)``
+    and ``on_finished(run)`` are called on the main thread after the layers have been updated.
+    """
+
+    def __init__(
+        self,
+        viewer: napari.Viewer,
+        layer: Image,
+        config: HACBSRConfig,
+        *,
+        progress: bool = True,
+        notify: bool = True,
+        **listeners: Callable[..., None] | None,
+    ) -> None:
+        problem = layer_problem(layer)
+        if problem:
+            raise ValueError(problem)
+        from .core.device import describe_device, resolve_device
+        from .core.image import prepare_image
+
+        unknown = sorted(set(listeners) - {f"on_{name}" for name in CALLBACKS})
+        if unknown:
+            raise TypeError(f"unknown listener(s) {unknown}")
+        self._viewer_key = id(unwrap(viewer))
+        if id(unwrap(layer)) in _RUNNING_SOURCES.get(self._viewer_key, set()):
+            raise ValueError(
+                f"a HACBSR run on '{layer.name}' is already going; stop it first (Stop, or worker.quit() "
+                f"in the console), or wait for it to finish"
+            )
+        preload_torch_runtime()
+        device = resolve_device(config.device)  # resolved once per run
+        self.config = config.for_device(device).replace(device=str(device))
+        self.device, self.device_description = str(device), describe_device(device)
+        self.viewer = viewer
+        self.source = layer
+        self.source_name = str(layer.name)
+        self.scale = int(self.config.scale)
+        # Prepared once (a float copy): the layer's own buffer is never touched.
+        self.prepared = prepare_image(
+            np.asarray(layer.data), self.scale, channel_axis_for(layer), self.config.gray_channels
+        )
+        self.notify = notify
+        self._listeners: dict[str, Callable[..., None] | None] = {
+            name: listeners.get(f"on_{name}") for name in CALLBACKS
+        }
+
+        # Geometry and display are fixed at start: later edits of the source do not move results.
+        self._sr_geometry = sr_layer_kwargs(layer, self.scale, self.config.sampling)
+        self._kernel_geometry = kernel_layer_kwargs(layer, self.scale)
+        self._sr_style: dict[str, Any] = {
+            "rgb": bool(layer.rgb),
+            "blending": layer.blending,
+            "contrast_limits": list(layer.contrast_limits),
+            "gamma": float(layer.gamma),
+        }
+        if not layer.rgb:
+            self._sr_style["colormap"] = layer.colormap
+
+        reserved = _RESERVED.setdefault(self._viewer_key, set())
+        self.sr_name, self.kernel_name = free_output_names(
+            {str(x.name) for x in viewer.layers} | reserved, self.source_name, self.scale
+        )
+        reserved.update({self.sr_name, self.kernel_name})
+
+        self.sr_layer: Any = None
+        self.kernel_layer: Any = None
+        self.setup_step: Step | None = None
+        self.last_step: Step | None = None
+        self.result: Result | None = None
+        self.error: BaseException | None = None
+        self.message = ""
+        self.stop_reason = ""
+        self.running = False
+        self.done = False
+        self._closed = False
+        self._iterate_t0: float | None = None
+        self._pending_live: Step | None = None
+        self._pending_final: Result | None = None
+        self._final_written = False
+        self._flushing = False
+
+        self.stop_event = threading.Event()
+        holder: dict[str, Any] = {}
+
+        def should_stop() -> bool:  # polled by the engine in the worker thread
+            worker = holder.get("worker")
+            return self.stop_event.is_set() or (worker is not None and worker.abort_requested)
+
+        self.worker: HACBSRWorker = create_worker(
+            generate,
+            self.prepared,
+            self.config,
+            should_stop,
+            _worker_class=HACBSRWorker,
+            _start_thread=False,
+            _ignore_errors=True,
+        )
+        holder["worker"] = self.worker
+        self.worker.stop_event = self.stop_event
+        self.worker.hacbsr_run = self
+        self.worker.yielded.connect(self._on_yielded)
+        self.worker.returned.connect(self._on_returned)
+        self.worker.errored.connect(self._on_errored)
+        self.worker.finished.connect(self._on_finished)
+
+        self.pbar = None
+        if progress:
+            from napari.utils import progress as napari_progress
+
+            self.pbar = napari_progress(
+                total=self.config.outer_iterations, desc=f"HACBSR ×{self.scale} {self.source_name}: kernel warm-up"
+            )
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> HACBSRWorker:
+        viewer = unwrap(self.viewer)
+        viewer.layers.events.removed.connect(self._on_layer_removed)
+        qt_window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+        if qt_window is not None:
+            qt_window.destroyed.connect(self._on_viewer_destroyed)
+            self._qt_window_ref = weakref.ref(qt_window)
+        _RUNNING_SOURCES.setdefault(self._viewer_key, set()).add(id(unwrap(self.source)))
+        self.running = True
+        self.worker.start()
+        return self.worker
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        """Cooperative stop: the engine returns its current estimate, written as the result."""
+        if self.running and not self.stop_event.is_set():
+            self.stop_reason = reason
+            self.stop_event.set()
+
+    def abort(self, reason: str = "viewer closed") -> None:
+        """Hard stop: no further layer writes."""
+        self._closed = True
+        self.stop_reason = self.stop_reason or reason
+        self.worker.abort()
+
+    def detach_listeners(self) -> None:
+        """Drop every listener (the widget that registered them is going away); the run goes on."""
+        self._listeners = dict.fromkeys(CALLBACKS)
+
+    # ------------------------------------------------------------------ main-thread slots
+    def _can_write(self) -> bool:
+        if self._closed or not viewer_is_open(self.viewer):
+            self._closed = True
+            return False
+        return True
+
+    def _on_layer_removed(self, event: Any) -> None:
+        if unwrap(event.value) is unwrap(self.source):
+            self.stop("the source layer was removed")
+
+    def _on_viewer_destroyed(self, *_: Any) -> None:
+        self.abort("the viewer was closed")
+
+    # napari re-enters the Qt event loop while we update it (its progress widget and new layer
+    # controls call QApplication.processEvents()), so a later signal — even ``finished`` — can be
+    # delivered while an earlier handler is still running. The handlers therefore only record what
+    # arrived; ``_flush`` writes it, once, in order, and ignores nested calls.
+    def _on_yielded(self, step: Step) -> None:
+        if self._final_written:
+            return
+        if step.stage == "setup":
+            self.setup_step = step
+        else:
+            self.last_step = step
+        if step.stage == "warmup":
+            self._iterate_t0 = step.elapsed
+        if step.sr is not None:
+            self._pending_live = step
+        self._flush()
+        if not self.done:
+            self._update_progress(step)
+        if not self.done:  # a nested ``finished`` already told the UI the run is over
+            self._call("setup" if step.stage == "setup" else "step", step)
+
+    def _on_returned(self, result: Result | None) -> None:
+        self.result = result
+        if result is not None:
+            self._pending_final = result
+        self._flush()
+        self._call("result", result)
+
+    def _flush(self) -> None:
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._pending_final is not None or self._pending_live is not None:
+                if not self._can_write():
+                    self._pending_final = self._pending_live = None
+                    break
+                if self._pending_final is not None:
+                    result, self._pending_final, self._pending_live = self._pending_final, None, None
+                    self._final_written = True
+                    provenance = dict(result.provenance())
+                    provenance.update(
+                        source_layer=self.source_name,
+                        sr_layer=self.sr_name,
+                        kernel_layer=self.kernel_name,
+                        status="done",
+                        stop_reason=self.stop_reason if result.stopped_early else "",
+                    )
+                    self._show(result.sr, result.kernel, provenance, final=True)
+                else:
+                    step, self._pending_live = self._pending_live, None
+                    if not self._final_written:
+                        self._show(step.sr, step.kernel, self._live_metadata(step), final=False)
+        finally:
+            self._flushing = False
+
+    def _update_progress(self, step: Step) -> None:
+        pbar = self.pbar
+        if pbar is None:
+            return
+        if step.stage == "warmup":
+            pbar.set_description(f"HACBSR ×{self.scale} {self.source_name}")
+        if self.pbar is not pbar:  # closed by a nested ``finished`` meanwhile
+            return
+        delta = int(step.iteration) - int(pbar.n)
+        if delta > 0:
+            pbar.update(delta)
+
+    def _on_errored(self, exc: BaseException) -> None:
+        original = getattr(exc, "original", exc)
+        self.error = original
+        free_device_memory()
+        self.message = friendly_error(original)
+        log.error("HACBSR run on %r failed", self.source_name, exc_info=original)
+        if self.notify:
+            from napari.utils.notifications import show_error
+
+            show_error(self.message)
+        self._call("error", original, self.message)
+
+    def _on_finished(self) -> None:
+        self.running = False
+        self.done = True
+        if self.result is not None and self.result.stopped_early and not self.stop_reason:
+            self.stop_reason = "stopped"
+        pbar, self.pbar = self.pbar, None
+        if pbar is not None:
+            pbar.close()
+        try:
+            unwrap(self.viewer).layers.events.removed.disconnect(self._on_layer_removed)
+        except Exception:  # pragma: no cover - viewer already torn down
+            pass
+        qt_window = getattr(self, "_qt_window_ref", lambda: None)()
+        if qt_window is not None:
+            try:
+                qt_window.destroyed.disconnect(self._on_viewer_destroyed)
+            except (RuntimeError, TypeError):
+                pass
+        for registry, items in (
+            (_RESERVED, {self.sr_name, self.kernel_name}),
+            (_RUNNING_SOURCES, {id(unwrap(self.source))}),
+        ):
+            held = registry.get(self._viewer_key)
+            if held is not None:
+                held.difference_update(items)
+                if not held:
+                    registry.pop(self._viewer_key, None)
+        self.prepared = None  # type: ignore[assignment]  # drop the input copy
+        if self.error is None:
+            free_device_memory()
+        self._call("finished", self)
+
+    def _call(self, name: str, *args: Any) -> None:
+        listener = self._listeners.get(name)
+        if listener is not None:
+            listener(*args)
+
+    # ------------------------------------------------------------------ layers
+    def _live_metadata(self, step: Step) -> dict[str, Any]:
+        from .core.records import package_version
+
+        return {
+            "status": "running",
+            "version": package_version(),
+            "source_layer": self.source_name,
+            "sr_layer": self.sr_name,
+            "kernel_layer": self.kernel_name,
+            "config": self.config.to_dict(),
+            "seed": self.config.seed,
+            "device": self.device,
+            "device_name": self.device_description,
+            "iteration": int(step.iteration),
+            "total": int(step.total),
+            "stage": step.stage,
+            "losses": dict(step.losses),
+        }
+
+    def _present(self, layer: Any) -> bool:
+        raw = unwrap(layer)
+        return layer is not None and any(unwrap(x) is raw for x in self.viewer.layers)
+
+    def _show(self, sr: np.ndarray, kernel: np.ndarray | None, provenance: dict[str, Any], final: bool) -> None:
+        metadata = {"hacbsr": provenance}
+        layers = unwrap(self.viewer).layers
+        active = layers.selection.active
+        selected = set(layers.selection)
+        # A live layer the user deleted is not re-created until the final result arrives.
+        if self._present(self.sr_layer):
+            self.sr_layer.data = sr
+            self.sr_layer.metadata = metadata
+            self.sr_layer.contrast_limits = self._sr_style["contrast_limits"]  # the source's, at every update
+        elif self.sr_layer is None or final:
+            self.sr_layer = self.viewer.add_image(
+                sr, name=self.sr_name, metadata=metadata, **self._sr_style, **self._sr_geometry
+            )
+        if kernel is not None:
+            if self._present(self.kernel_layer):
+                self.kernel_layer.data = kernel
+                self.kernel_layer.metadata = metadata
+                self.kernel_layer.reset_contrast_limits()
+            elif self.kernel_layer is None or final:
+                # hidden: beside a crop it would cover the parent frame, and at frame zoom it is a dot;
+                # the widget shows it enlarged with its width and shape
+                self.kernel_layer = self.viewer.add_image(
+                    kernel,
+                    name=self.kernel_name,
+                    metadata=metadata,
+                    colormap="inferno",
+                    visible=False,
+                    **self._kernel_geometry,
+                )
+        # adding a layer makes it the active one: give the user's selection back
+        layers.selection.clear()
+        layers.selection.update(selected)
+        layers.selection.active = active
+
+    # ------------------------------------------------------------------ status text
+    def eta_seconds(self, step: Step | None) -> float | None:
+        """Remaining seconds, from the mean time per outer iteration since warm-up ended."""
+        if step is None or step.iteration <= 0 or self._iterate_t0 is None:
+            return None
+        per_iteration = (step.elapsed - self._iterate_t0) / step.iteration
+        return max(0.0, per_iteration * (step.total - step.iteration))
