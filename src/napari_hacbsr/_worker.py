@@ -42,6 +42,7 @@ from ._geometry import (
     output_names,
     sr_layer_kwargs,
 )
+from .mission.georef import sr_layer_metadata
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,8 @@ class HACBSRRun:
         # Geometry is fixed at start: later edits of the source's transform do not move results.
         self._sr_geometry = sr_layer_kwargs(layer, self.scale)
         self._kernel_geometry = kernel_layer_kwargs(layer, self.scale)
+        # a mission product's georeference, carried to the SR layer so the writer can save it
+        self._sr_georef = sr_layer_metadata(layer.metadata, self.scale, config.sampling)
         self._sr_style: dict[str, Any] = {"rgb": bool(layer.rgb), "blending": layer.blending}
         if not layer.rgb:
             self._sr_style["colormap"] = layer.colormap
@@ -528,13 +531,14 @@ class HACBSRRun:
 
     def _show(self, sr: np.ndarray, kernel: np.ndarray, provenance: dict[str, Any], final: bool) -> None:
         metadata = {"hacbsr": provenance}
+        sr_metadata = {**metadata, **self._sr_georef}
         # A live layer the user deleted is not re-created until the final result arrives.
         if self._present(self.sr_layer):
             self.sr_layer.data = sr
-            self.sr_layer.metadata = metadata
+            self.sr_layer.metadata = sr_metadata
         elif self.sr_layer is None or final:
             self.sr_layer = self.viewer.add_image(
-                sr, name=self.sr_name, metadata=metadata, **self._sr_style, **self._sr_geometry
+                sr, name=self.sr_name, metadata=sr_metadata, **self._sr_style, **self._sr_geometry
             )
         if self._present(self.sr_layer):
             self.sr_layer.reset_contrast_limits()

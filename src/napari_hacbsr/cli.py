@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .files import ImageReadError, read_image, to_preview_uint8, write_json, write_png, write_tiff
+from .files import ImageReadError, read_image, read_product, to_preview_uint8, write_json, write_png, write_tiff
 from .outputs import write_result
 
 # The demo's schedules. On a GPU the paper's; on a CPU a reduced one that finishes in a few
@@ -111,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .core.errors import HACBSRError
 
     try:
-        image, channel_axis = read_image(args.image, args.channel_axis)
+        image, channel_axis, georef = read_product(args.image, args.channel_axis)
     except ImageReadError as exc:
         return _fail(str(exc))
     try:
@@ -122,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(exc), 3)
     out_dir = Path(args.output) if args.output else Path(args.image).parent
     paths = write_result(
-        out_dir, Path(args.image).stem, result, {"input": str(args.image), "input_shape": list(image.shape)}
+        out_dir, Path(args.image).stem, result, {"input": str(args.image), "input_shape": list(image.shape)}, georef
     )
     print(_summary(result))
     for name, path in paths.items():
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="super-resolve an image file")
-    run.add_argument("image", help="input image (PNG, TIFF, ...)")
+    run.add_argument("image", help="input image (PNG, TIFF, ...) or mission product (.LBL, .xml, .cub, .fits, GeoTIFF)")
     run.add_argument("-o", "--output", help="output folder (default: beside the input)")
     run.add_argument(
         "--channel-axis",
