@@ -115,6 +115,9 @@ def _read_pdr(path: Path) -> MissionImage:
         raise
     except Exception as exc:  # noqa: BLE001 - pdr raises many types for malformed products
         raise ProductReadError(f"{path}: pdr cannot read this product ({type(exc).__name__}: {exc})") from None
+    if str(product.standard) == "PDS4":  # pdr applies PDS4 Special_Constants only when it also scales
+        flagged = np.isin(np.asarray(raw), _pds4_constants(product.metadata, np.asarray(raw).dtype))
+        scaled = np.ma.masked_array(np.ma.getdata(scaled), np.ma.getmaskarray(scaled) | flagged)
     data = _nan_filled(scaled, np.asarray(raw).dtype)
     data = data[0] if data.ndim == 3 and data.shape[0] == 1 else data
     standard = str(product.standard)
@@ -140,6 +143,28 @@ def _first_image(product: Any) -> tuple[str, np.ndarray]:
         if isinstance(obj, np.ndarray) and obj.ndim in (2, 3) and np.issubdtype(obj.dtype, np.number):
             return name, obj
     raise ProductReadError(f"{product.filename}: no 2-D image object in this product (objects: {product.keys()})")
+
+
+def _pds4_constants(label: Any, dtype: np.dtype) -> list[float]:
+    """Every value in the label's ``Special_Constants`` blocks (raw stored values), in ``dtype``'s terms."""
+    found: list[float] = []
+
+    def walk(node: Any, inside: bool) -> None:
+        if hasattr(node, "items"):
+            for key, value in node.items():
+                walk(value, inside or str(key).endswith("Special_Constants"))
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value, inside)
+        elif inside:
+            try:
+                found.append(float(node))
+            except (TypeError, ValueError):
+                if isinstance(node, str) and node.lower().startswith("0x") and np.dtype(dtype).kind in "iu":
+                    found.append(float(int(node, 16)))
+
+    walk(label, False)
+    return found
 
 
 def _fits_wcs(path: Path, hdu_name: str) -> dict[str, Any] | None:
