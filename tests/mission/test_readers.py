@@ -7,10 +7,6 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("pdr")
-pytest.importorskip("rasterio")
-pytest.importorskip("astropy")
-
 from napari_hacbsr.mission import _napari_reader
 from napari_hacbsr.mission._napari_reader import get_reader
 from napari_hacbsr.mission.products import ProductReadError, read_product
