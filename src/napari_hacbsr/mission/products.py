@@ -72,7 +72,8 @@ def is_product(path: str | Path) -> bool:
     suffix = path.suffix.lower()
     if suffix not in MISSION_SUFFIXES or not path.is_file():
         return False
-    head = path.open("rb").read(4096)
+    with path.open("rb") as fh:
+        head = fh.read(4096)
     if suffix in (".lbl", ".img"):
         return b"PDS_VERSION_ID" in head or (suffix == ".img" and _detached_label(path) is not None)
     if suffix == ".xml":
