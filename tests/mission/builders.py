@@ -26,8 +26,11 @@ def _raw(rows: int = ROWS, cols: int = COLS, bands: int = 1) -> np.ndarray:
     return (1000 + 40 * np.sin(x / 3.0) * np.cos(y / 4.0) + 7 * y + 3 * x + 500 * b).astype(np.int16)
 
 
-def pds3(folder: Path, bands: int = 1) -> tuple[Path, dict]:
-    """PDS3 detached label + big-endian int16 raw image with NULL and saturation constants."""
+def pds3(folder: Path, bands: int = 1, projected: bool = True) -> tuple[Path, dict]:
+    """PDS3 detached label + big-endian int16 raw image with NULL and saturation constants.
+
+    ``projected=False`` leaves out IMAGE_MAP_PROJECTION, as in an EDR (raw camera frame).
+    """
     raw = _raw(bands=bands)
     raw[0, 3, 4] = -32768  # NULL = MISSING_CONSTANT
     raw[0, 5, 6] = -32767  # LOW_REPR_SATURATION
@@ -66,6 +69,8 @@ OBJECT = IMAGE_MAP_PROJECTION
 END_OBJECT = IMAGE_MAP_PROJECTION
 END
 """
+    if not projected:
+        label = label[: label.index("OBJECT = IMAGE_MAP_PROJECTION")] + "END\n"
     path = folder / "SCENE.LBL"
     path.write_text(label)
     values = raw.astype(np.float64) * 0.25 - 10.0

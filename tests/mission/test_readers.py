@@ -58,6 +58,14 @@ def test_pds3_label_values_are_the_label_scaling_of_the_raw_bytes(tmp_path):
     assert read_product(tmp_path / "SCENE.IMG").transform == pytest.approx(expected["transform"])
 
 
+def test_unprojected_pds3_edr_opens_in_pixels(tmp_path):
+    path, expected = builders.pds3(tmp_path, projected=False)
+    data, kwargs = _open(path)
+    _check_values(data, expected)
+    assert kwargs["scale"] == (1.0, 1.0) and kwargs["translate"] == (0.0, 0.0) and kwargs["units"] == ("pixel",) * 2
+    assert kwargs["metadata"]["mission"]["transform"] is None and kwargs["metadata"]["mission"]["crs"] is None
+
+
 def test_fits_opens_with_blank_as_nan_and_wcs_placement(tmp_path):
     path, expected = builders.fits(tmp_path)
     data, kwargs = _open(path)
