@@ -15,4 +15,7 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 .venv/bin/npe2 validate napari-hacbsr --imports
+# a real PDS4 product from a package registry for tests/mission/test_real_product.py (skipped if unavailable)
+[ -n "$(ls .cache/real-products 2>/dev/null)" ] \
+  || bash scripts/fetch_real_products.sh >/dev/null 2>&1 || echo "real PDS4 product unavailable: its test will skip"
 exec .venv/bin/python -m pytest -m "not slow and not gpu" "$@"

@@ -30,6 +30,7 @@ from ._friendly import friendly_error
 from ._layers import channel_axis_for, layer_problem, unwrap
 from ._placement import kernel_layer_kwargs, sr_layer_kwargs
 from ._threading import HACBSRWorker, free_device_memory, generate, preload_torch_runtime, viewer_is_open
+from .mission.georef import sr_layer_metadata
 from .outputs import free_output_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,6 +104,8 @@ class HACBSRRun:
         # Geometry and display are fixed at start: later edits of the source do not move results.
         self._sr_geometry = sr_layer_kwargs(layer, self.scale, self.config.sampling)
         self._kernel_geometry = kernel_layer_kwargs(layer, self.scale)
+        # a mission product's georeference, carried to the SR layer so the writer can save it
+        self._sr_georef = sr_layer_metadata(layer.metadata, self.scale, self.config.sampling)
         self._sr_style: dict[str, Any] = {
             "rgb": bool(layer.rgb),
             "blending": layer.blending,
@@ -353,17 +356,18 @@ class HACBSRRun:
 
     def _show(self, sr: np.ndarray, kernel: np.ndarray | None, provenance: dict[str, Any], final: bool) -> None:
         metadata = {"hacbsr": provenance}
+        sr_metadata = {**metadata, **self._sr_georef}
         layers = unwrap(self.viewer).layers
         active = layers.selection.active
         selected = set(layers.selection)
         # A live layer the user deleted is not re-created until the final result arrives.
         if self._present(self.sr_layer):
             self.sr_layer.data = sr
-            self.sr_layer.metadata = metadata
+            self.sr_layer.metadata = sr_metadata
             self.sr_layer.contrast_limits = self._sr_style["contrast_limits"]  # the source's, at every update
         elif self.sr_layer is None or final:
             self.sr_layer = self.viewer.add_image(
-                sr, name=self.sr_name, metadata=metadata, **self._sr_style, **self._sr_geometry
+                sr, name=self.sr_name, metadata=sr_metadata, **self._sr_style, **self._sr_geometry
             )
         if kernel is not None:
             if self._present(self.kernel_layer):

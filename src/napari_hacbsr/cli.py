@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .core.config import ENCODERS, MODES, PRECISIONS, PROTOCOLS
-from .files import ImageReadError, read_image, to_preview_uint8, write_json, write_png, write_tiff
+from .files import ImageReadError, read_image, read_product, to_preview_uint8, write_json, write_png, write_tiff
 from .outputs import write_result
 
 # The demo's HR crop per kind of device (its schedule is the config's device policy): the whole
@@ -126,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .core.errors import HACBSRError
 
     try:
-        image, channel_axis = read_image(args.image, args.channel_axis)
+        image, channel_axis, georef = read_product(args.image, args.channel_axis)
     except ImageReadError as exc:
         return _fail(str(exc))
     try:
@@ -137,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(exc), 3)
     out_dir = Path(args.output) if args.output else Path(args.image).parent
     paths = write_result(
-        out_dir, Path(args.image).stem, result, {"input": str(args.image), "input_shape": list(image.shape)}
+        out_dir, Path(args.image).stem, result, {"input": str(args.image), "input_shape": list(image.shape)}, georef
     )
     print(_summary(result))
     for name, path in paths.items():
@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="super-resolve an image file")
-    run.add_argument("image", help="input image (PNG, TIFF, ...)")
+    run.add_argument("image", help="input image (PNG, TIFF, ...) or mission product (.LBL, .xml, .cub, .fits, GeoTIFF)")
     run.add_argument("-o", "--output", help="output folder (default: beside the input)")
     run.add_argument(
         "--channel-axis",

@@ -20,11 +20,37 @@ def read_image(path: str | Path, channel_axis: int | None = None) -> tuple[np.nd
     """Read an image and infer its channel axis.
 
     (H, W, 3|4) colour images keep their colour axis (alpha is dropped); colour images whose
-    channels are all equal are read as grayscale. Other 3-D data need `channel_axis`.
+    channels are all equal are read as grayscale. Other 3-D data need `channel_axis`. Mission
+    products (PDS3/PDS4/ISIS3/FITS/GeoTIFF) go through `napari_hacbsr.mission`, see `read_product`.
+    """
+    image, channel_axis, _ = read_product(path, channel_axis)
+    return image, channel_axis
+
+
+def read_product(path: str | Path, channel_axis: int | None = None) -> tuple[np.ndarray, int | None, dict | None]:
+    """`read_image` plus the georeference of a mission product (None for plain images).
+
+    A multi-band product comes back as (bands, rows, cols) with channel axis 0.
     """
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
+    from .mission import MissionDependencyError
+    from .mission.products import ProductReadError, is_product
+
+    # products by suffix and first bytes; plain (non-georeferenced) TIFFs keep the tifffile path
+    if is_product(path):
+        from .mission.products import read_product as read_mission
+
+        try:
+            product = read_mission(path)
+        except (ProductReadError, MissionDependencyError) as exc:
+            raise ImageReadError(str(exc)) from None
+        return product.data, (0 if product.data.ndim == 3 else None), product.georef()
+    return (*_read_plain(path, channel_axis), None)
+
+
+def _read_plain(path: Path, channel_axis: int | None) -> tuple[np.ndarray, int | None]:
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             import tifffile
@@ -36,8 +62,8 @@ def read_image(path: str | Path, channel_axis: int | None = None) -> tuple[np.nd
             image = iio.imread(path)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the same message to the user
         raise ImageReadError(
-            f"{path}: cannot be read as an image ({type(exc).__name__}: {exc}). "
-            f"Supported: PNG, TIFF, and other formats imageio reads"
+            f"{path}: cannot be read as an image ({type(exc).__name__}: {exc}). Supported: PNG, TIFF, other "
+            f"formats imageio reads, and PDS3/PDS4/ISIS3/FITS/GeoTIFF products (pip install 'napari-hacbsr[mission]')"
         ) from None
     image = np.asarray(image)
     if image.ndim == 3 and channel_axis is None and image.shape[-1] in (3, 4):

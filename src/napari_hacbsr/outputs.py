@@ -49,19 +49,34 @@ def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
     }
 
 
-def write_result(out_dir: str | Path, stem: str, result: Any, source: dict[str, Any]) -> dict[str, Path]:
-    """SR (float32 TIFF + 8-bit PNG), kernel (TIFF + PNG) and a provenance JSON; returns the paths."""
+def write_result(
+    out_dir: str | Path, stem: str, result: Any, source: dict[str, Any], georef: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """SR (float32 TIFF + 8-bit PNG), kernel (TIFF + PNG) and a provenance JSON; returns the paths.
+
+    With the ``georef`` of a mission product (``MissionImage.georef()``) the SR TIFF is a GeoTIFF
+    (a FITS with the updated WCS for FITS sources, beside the TIFF) and the JSON carries its CRS
+    and geotransform/WCS.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = output_paths(out_dir, stem, result.config.scale)
     norm = result.normalization
-    write_tiff(paths["sr_tiff"], result.sr)
+    georeference = None
+    if georef is not None:
+        from .mission.writers import write_sr_product
+
+        sr_path, georeference = write_sr_product(paths["sr_tiff"], result, georef)
+        if sr_path != paths["sr_tiff"]:
+            paths = {"sr_fits": sr_path, **paths}
+    if "sr_fits" in paths or georef is None:
+        write_tiff(paths["sr_tiff"], result.sr)
     sr_preview = result.sr if result.channel_axis is None else np.moveaxis(result.sr, result.channel_axis, -1)
     write_png(paths["sr_png"], to_preview_uint8(sr_preview, norm.low, norm.high))
     write_tiff(paths["kernel_tiff"], result.kernel)
     write_png(paths["kernel_png"], to_preview_uint8(result.kernel, 0.0, float(result.kernel.max())))
-    write_json(
-        paths["json"],
-        {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}},
-    )
+    record = {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}}
+    if georeference is not None:
+        record["georeference"] = georeference
+    write_json(paths["json"], record)
     return paths

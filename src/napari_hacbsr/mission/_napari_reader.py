@@ -1,0 +1,53 @@
+"""npe2 reader: mission products as Image layers placed by their georeference.
+
+Returns None for files that are not products this plugin reads (plain TIFFs, other XML, FITS
+tables, ...) so napari offers them to other readers. When the ``[mission]`` extra is missing, a
+file that is unmistakably a PDS/ISIS product gets a reader that raises a message naming the extra.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import missing_libraries, require
+from .products import is_product, read_product
+
+#: formats whose files nobody else opens: worth a message naming the extra when it is missing
+_OURS_ONLY = (".lbl", ".cub", ".xml", ".img")
+
+
+def get_reader(path: str | list[str]):
+    """npe2 ``get_reader`` hook: a reader function for ``path``, or None when it is not a product."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    path = str(path)
+    if missing_libraries():
+        if Path(path).suffix.lower() in _OURS_ONLY and is_product(path):
+            return _missing_extra
+        return None
+    return read_layers if is_product(path) else None
+
+
+def _missing_extra(path: str | list[str]) -> list:
+    require()  # raises MissionDependencyError naming the extra
+    return []
+
+
+def read_layers(path: str | list[str]) -> list[tuple[Any, dict[str, Any], str]]:
+    """The product as napari LayerData: one Image layer, or one per band (``channel_axis=0``)."""
+    path = path[0] if isinstance(path, list) else path
+    image = read_product(path)  # ProductReadError / MissionDependencyError carry the user's message
+    kwargs: dict[str, Any] = {
+        "name": Path(path).stem if image.data.ndim == 2 else [f"{Path(path).stem} {b}" for b in image.bands],
+        "scale": image.pixel_size,
+        "translate": image.origin,
+        "units": image.units,
+        "axis_labels": image.axis_labels,
+        "metadata": {"mission": image.georef()},
+    }
+    if image.data.ndim == 3:
+        kwargs["channel_axis"] = 0
+    return [(image.data, kwargs, "image")]

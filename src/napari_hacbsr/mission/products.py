@@ -1,0 +1,279 @@
+"""Read a mission product (PDS3, PDS4, ISIS3, FITS, GeoTIFF) into a ``MissionImage``.
+
+Pixel values: pdr (PDS3, PDS4, FITS through astropy) or rasterio/GDAL (GeoTIFF, ISIS3 cubes, which
+pdr does not read). Label scaling/offset is applied; special constants (PDS NULL/MISSING/saturation,
+ISIS special pixels, FITS BLANK, GeoTIFF nodata) become NaN, which the engine treats as missing.
+Data without constants or scaling keep their native dtype.
+
+Georeference: GDAL (through rasterio) for PDS3, PDS4, ISIS3 and GeoTIFF, so map projections follow
+GDAL's reading of ``IMAGE_MAP_PROJECTION`` / ``Cartography`` / ``Mapping`` labels; the FITS WCS
+through astropy. ``georef.layer_geometry`` turns either into napari scale/translate.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import FITS_SUFFIXES, MISSION_SUFFIXES, require
+from .georef import layer_geometry
+
+#: ISIS3 special pixels lie outside these valid ranges (ISIS SpecialPixel.h: NULL, LRS, LIS, HIS, HRS)
+ISIS_VALID_RANGE = {
+    "uint8": (1, 254),
+    "int16": (-32752, 32767),
+    "uint16": (3, 65522),
+    "float32": (-3.4028226550889045e38, np.finfo(np.float32).max),
+}
+
+
+class ProductReadError(ValueError):
+    """The file is not a product this package can read; the message says why."""
+
+
+@dataclass
+class MissionImage:
+    """One product's image and everything needed to place it and write its SR back."""
+
+    data: np.ndarray  # (rows, cols) or (bands, rows, cols)
+    format: str  # "PDS3", "PDS4", "ISIS3", "FITS", "GeoTIFF"
+    path: str
+    crs: str | None = None  # WKT
+    transform: tuple[float, ...] | None = None  # GDAL order: x0, dx, rx, y0, ry, dy (pixel corners)
+    wcs: dict[str, Any] | None = None  # FITS WCS keywords
+    label: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable
+    bands: list[str] = field(default_factory=list)
+    pixel_size: tuple[float, float] = (1.0, 1.0)  # napari scale (rows, cols)
+    origin: tuple[float, float] = (0.0, 0.0)  # napari translate: world position of pixel (0, 0)'s centre
+    units: tuple[str, str] = ("pixel", "pixel")
+    axis_labels: tuple[str, str] = ("row", "column")
+
+    def georef(self) -> dict[str, Any]:
+        """The layer metadata entry (``metadata["mission"]``) the writers read back."""
+        return {
+            "format": self.format,
+            "path": self.path,
+            "crs": self.crs,
+            "transform": list(self.transform) if self.transform is not None else None,
+            "wcs": self.wcs,
+            "bands": list(self.bands),
+            "label": self.label,
+        }
+
+
+# ---------------------------------------------------------------------------- public
+def is_product(path: str | Path) -> bool:
+    """Cheap check (suffix + first bytes) that ``path`` is a product this package reads."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MISSION_SUFFIXES or not path.is_file():
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if suffix in (".lbl", ".img"):
+        return b"PDS_VERSION_ID" in head or (suffix == ".img" and _detached_label(path) is not None)
+    if suffix == ".xml":
+        return b"pds.nasa.gov/pds4" in head
+    if suffix == ".cub":
+        return b"IsisCube" in head
+    if suffix in FITS_SUFFIXES:
+        return head.startswith(b"SIMPLE  =")
+    return _is_geotiff(path)  # .tif/.tiff: only georeferenced ones; plain TIFFs stay with other readers
+
+
+def read_product(path: str | Path) -> MissionImage:
+    """Read ``path`` as a ``MissionImage``; ProductReadError/MissionDependencyError say what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProductReadError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".cub", ".tif", ".tiff"):
+        require("rasterio")
+        image = _read_rasterio(path, "ISIS3" if suffix == ".cub" else "GeoTIFF")
+    else:
+        require("pdr", "rasterio", "astropy")
+        image = _read_pdr(path)
+    geometry = layer_geometry(image.transform, image.wcs, image.crs)
+    image.pixel_size = tuple(float(v) for v in geometry["scale"])
+    image.origin = tuple(float(v) for v in geometry["translate"])
+    image.units, image.axis_labels = geometry["units"], geometry["axis_labels"]
+    return image
+
+
+# ---------------------------------------------------------------------------- pdr: PDS3, PDS4, FITS
+def _read_pdr(path: Path) -> MissionImage:
+    import pdr
+
+    try:
+        product = pdr.read(str(path))
+        name, raw = _first_image(product)
+        scaled = product.get_scaled(name)
+    except ProductReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pdr raises many types for malformed products
+        raise ProductReadError(f"{path}: pdr cannot read this product ({type(exc).__name__}: {exc})") from None
+    if str(product.standard) == "PDS4":  # pdr applies PDS4 Special_Constants only when it also scales
+        flagged = np.isin(np.asarray(raw), _pds4_constants(product.metadata, np.asarray(raw).dtype))
+        scaled = np.ma.masked_array(np.ma.getdata(scaled), np.ma.getmaskarray(scaled) | flagged)
+    data = _nan_filled(scaled, np.asarray(raw).dtype)
+    data = data[0] if data.ndim == 3 and data.shape[0] == 1 else data
+    standard = str(product.standard)
+    label = _jsonable(product.metadata)
+    wcs = crs = transform = None
+    if standard == "FITS":
+        wcs = _fits_wcs(path, name)
+    else:
+        crs, transform = _gdal_georef(_detached_label(path) or path if path.suffix.lower() == ".img" else path)
+    bands = [f"band {i + 1}" for i in range(data.shape[0])] if data.ndim == 3 else [name]
+    return MissionImage(data, standard, str(path), crs, transform, wcs, label, bands)
+
+
+def _first_image(product: Any) -> tuple[str, np.ndarray]:
+    """The first 2-D or 3-D numeric array object of a pdr product."""
+    for name in product.keys():
+        if name.upper() == "LABEL" or name.upper().endswith("HEADER"):
+            continue
+        try:
+            obj = product[name]
+        except Exception:  # noqa: BLE001, S112 - an unreadable side object (table, header) is skipped
+            continue
+        if isinstance(obj, np.ndarray) and obj.ndim in (2, 3) and np.issubdtype(obj.dtype, np.number):
+            return name, obj
+    raise ProductReadError(f"{product.filename}: no 2-D image object in this product (objects: {product.keys()})")
+
+
+def _pds4_constants(label: Any, dtype: np.dtype) -> list[float]:
+    """Every value in the label's ``Special_Constants`` blocks (raw stored values), in ``dtype``'s terms."""
+    found: list[float] = []
+
+    def walk(node: Any, inside: bool) -> None:
+        if hasattr(node, "items"):
+            for key, value in node.items():
+                walk(value, inside or str(key).endswith("Special_Constants"))
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value, inside)
+        elif inside:
+            try:
+                found.append(float(node))
+            except (TypeError, ValueError):
+                if isinstance(node, str) and node.lower().startswith("0x") and np.dtype(dtype).kind in "iu":
+                    found.append(float(int(node, 16)))
+
+    walk(label, False)
+    return found
+
+
+def _fits_wcs(path: Path, hdu_name: str) -> dict[str, Any] | None:
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    with fits.open(path) as hdul:
+        header = hdul[hdu_name if hdu_name in hdul else 0].header
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy's FITSFixedWarning on harmless keyword fixes
+        wcs = WCS(header, naxis=2)
+    if not wcs.has_celestial and all(t == "" for t in wcs.wcs.ctype):
+        return None
+    return {k: _jsonable(v) for k, v in wcs.to_header().items()}
+
+
+def _detached_label(path: Path) -> Path | None:
+    for suffix in (".lbl", ".LBL"):
+        candidate = path.with_suffix(suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+# ---------------------------------------------------------------------------- rasterio: GeoTIFF, ISIS3
+def _read_rasterio(path: Path, fmt: str) -> MissionImage:
+    import rasterio
+
+    try:
+        with warnings.catch_warnings(), rasterio.open(path) as src:
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            raw = src.read(masked=True)
+            scales, offsets = np.asarray(src.scales, float), np.asarray(src.offsets, float)
+            crs = src.crs.to_wkt() if src.crs is not None else None
+            transform = tuple(src.transform.to_gdal()) if not src.transform.is_identity else None
+            bands = [d or f"band {i + 1}" for i, d in enumerate(src.descriptions)]
+            label = {"driver": src.driver, "tags": src.tags(), "nodata": src.nodata}
+    except Exception as exc:  # noqa: BLE001
+        raise ProductReadError(f"{path}: GDAL cannot read this file ({type(exc).__name__}: {exc})") from None
+    mask = np.ma.getmaskarray(raw)
+    if fmt == "ISIS3" and raw.dtype.name in ISIS_VALID_RANGE:
+        low, high = ISIS_VALID_RANGE[raw.dtype.name]
+        mask = mask | (raw.data < low) | (raw.data > high)
+    values = np.ma.masked_array(raw.data, mask)
+    if np.any(scales != 1.0) or np.any(offsets != 0.0):
+        values = values.astype(_float_for(raw.dtype)) * scales[:, None, None] + offsets[:, None, None]
+    data = _nan_filled(values, raw.dtype)
+    data = data[0] if data.shape[0] == 1 else data
+    return MissionImage(data, fmt, str(path), crs, transform, None, _jsonable(label), bands)
+
+
+def _is_geotiff(path: Path) -> bool:
+    try:
+        import rasterio
+    except ImportError:
+        return False
+    try:
+        with warnings.catch_warnings(), rasterio.open(path) as src:
+            warnings.simplefilter("ignore")
+            return src.crs is not None or not src.transform.is_identity
+    except Exception:  # noqa: BLE001 - unreadable: not ours
+        return False
+
+
+def _gdal_georef(path: Path) -> tuple[str | None, tuple[float, ...] | None]:
+    """CRS (WKT) and geotransform GDAL reads from a PDS3/PDS4 label; (None, None) when none."""
+    try:
+        import rasterio
+
+        with warnings.catch_warnings(), rasterio.open(path) as src:
+            warnings.simplefilter("ignore")
+            crs = src.crs.to_wkt() if src.crs is not None else None
+            transform = None if src.transform.is_identity else tuple(src.transform.to_gdal())
+            return crs, transform
+    except Exception:  # noqa: BLE001 - a product without a map projection (or one GDAL skips)
+        return None, None
+
+
+# ---------------------------------------------------------------------------- values
+def _float_for(dtype: np.dtype) -> np.dtype:
+    """float32 for <= 16-bit integers and float32 data; float64 otherwise (no precision lost)."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32) if dtype.itemsize <= 2 or dtype == np.float32 else np.dtype(np.float64)
+
+
+def _nan_filled(values: Any, native: np.dtype) -> np.ndarray:
+    """Masked/scaled values as an array: NaN at masked pixels; native dtype when nothing changed."""
+    mask = np.ma.getmaskarray(values)
+    data = np.ma.getdata(values)
+    if not mask.any() and data.dtype == native:
+        return np.array(data)
+    out = np.array(data, dtype=_float_for(native))
+    out[mask] = np.nan
+    return out
+
+
+def _jsonable(obj: Any) -> Any:
+    """A JSON-serialisable copy of a label (pdr Metadata/MultiDict, pvl, numpy scalars, bytes)."""
+    if hasattr(obj, "items"):
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            key = str(key)
+            out[key if key not in out else f"{key}_{len(out)}"] = _jsonable(value)
+        return out
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, bool | int | float | str) or obj is None:
+        return obj
+    return str(obj)
