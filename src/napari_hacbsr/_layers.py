@@ -36,7 +36,7 @@ def layer_problem(layer: Any) -> str | None:
     size, NaN and constant-image checks are the engine's ``validate_image``.
     """
     if layer is None:
-        return "Select an Image layer first (open an image, or load the sample: File → Open Sample → napari-hacbsr)."
+        return "Select an Image layer first (open an image, or load the sample: File → Open Sample → HACBSR)."
     from napari.layers import Image
 
     name = getattr(layer, "name", "?")

@@ -16,7 +16,8 @@ import numpy as np
 
 from . import __version__
 from .core.config import ENCODERS, MODES, PRECISIONS, PROTOCOLS
-from .files import ImageReadError, read_image, read_product, to_preview_uint8, write_json, write_png, write_tiff
+from .core.image import display_range, preview_uint8
+from .files import ImageReadError, read_image, read_product, write_json, write_png, write_tiff
 from .outputs import write_result
 
 # The demo's HR crop per kind of device (its schedule is the config's device policy): the whole
@@ -174,10 +175,10 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     out_dir = Path(args.output) if args.output else Path(args.hr).parent
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{Path(args.hr).stem}_LR_x{args.scale}"
-    write_png(out_dir / f"{stem}.png", to_preview_uint8(degraded.lr, 0.0, 1.0))
+    write_png(out_dir / f"{stem}.png", preview_uint8(degraded.lr, 0.0, 1.0))
     write_tiff(out_dir / f"{stem}.tif", degraded.lr)
     write_tiff(out_dir / f"{stem}_kernel.tif", degraded.kernel)
-    write_png(out_dir / f"{stem}_kernel.png", to_preview_uint8(degraded.kernel, 0.0, float(degraded.kernel.max())))
+    write_png(out_dir / f"{stem}_kernel.png", preview_uint8(degraded.kernel, 0.0, float(degraded.kernel.max())))
     write_json(out_dir / f"{stem}.json", {"source": str(args.hr), **degraded.params})
     print(f"wrote {out_dir / (stem + '.png')} (+ .tif, _kernel.tif/.png, .json); LR {degraded.lr.shape}")
     return 0
@@ -247,7 +248,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     paths = write_result(out_dir, "moon_sample", result, {"input": "moon_sample", **sample.params})
     bicubic = np.clip(bicubic_upscale(sample.lr, args.scale), 0, 1)
-    write_png(out_dir / "moon_sample_LR.png", to_preview_uint8(sample.lr, 0, 1))
+    write_png(out_dir / "moon_sample_LR.png", preview_uint8(sample.lr, *display_range(result.normalization)))
     write_png(
         out_dir / "moon_sample_side_by_side.png",
         side_by_side(sample.lr, bicubic, np.clip(result.sr, 0, 1), result.kernel, sample.kernel),

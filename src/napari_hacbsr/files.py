@@ -10,6 +10,12 @@ from typing import Any
 import numpy as np
 
 TIFF_SUFFIXES = {".tif", ".tiff"}
+#: plain image files (no georeference), read with tifffile / imageio
+PLAIN_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", *TIFF_SUFFIXES}
+ACCEPTED = (
+    "PNG, TIFF, JPEG, BMP, GIF or WebP images, and (with napari-hacbsr[mission]) PDS3 .LBL/.IMG, "
+    "PDS4 .xml, ISIS3 .cub, FITS and GeoTIFF products"
+)
 
 
 class ImageReadError(ValueError):
@@ -35,7 +41,7 @@ def read_product(path: str | Path, channel_axis: int | None = None) -> tuple[np.
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
-    from .mission import MissionDependencyError
+    from .mission import MISSION_SUFFIXES, MissionDependencyError
     from .mission.products import ProductReadError, is_product
 
     # products by suffix and first bytes; plain (non-georeferenced) TIFFs keep the tifffile path
@@ -47,6 +53,11 @@ def read_product(path: str | Path, channel_axis: int | None = None) -> tuple[np.
         except (ProductReadError, MissionDependencyError) as exc:
             raise ImageReadError(str(exc)) from None
         return product.data, (0 if product.data.ndim == 3 else None), product.georef()
+    suffix = path.suffix.lower()
+    if suffix not in PLAIN_SUFFIXES:
+        kind = f"'{suffix}' files are" if suffix else "files without an extension are"
+        hint = " (this one does not look like a product)" if suffix in MISSION_SUFFIXES else ""
+        raise ImageReadError(f"{path}: {kind} not images HACBSR reads{hint}. Accepted: {ACCEPTED}")
     return (*_read_plain(path, channel_axis), None)
 
 
@@ -60,10 +71,10 @@ def _read_plain(path: Path, channel_axis: int | None) -> tuple[np.ndarray, int |
             import imageio.v3 as iio
 
             image = iio.imread(path)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is the same message to the user
+    except Exception:  # noqa: BLE001 - any decoder failure is the same message to the user
         raise ImageReadError(
-            f"{path}: cannot be read as an image ({type(exc).__name__}: {exc}). Supported: PNG, TIFF, other "
-            f"formats imageio reads, and PDS3/PDS4/ISIS3/FITS/GeoTIFF products (pip install 'napari-hacbsr[mission]')"
+            f"{path}: the file's contents are not a readable {path.suffix.lstrip('.').upper()} image (it may be "
+            f"damaged, or another kind of file with this name). Accepted: {ACCEPTED}"
         ) from None
     image = np.asarray(image)
     if image.ndim == 3 and channel_axis is None and image.shape[-1] in (3, 4):
@@ -74,12 +85,6 @@ def _read_plain(path: Path, channel_axis: int | None) -> tuple[np.ndarray, int |
     if image.ndim == 3 and image.shape[0] == 1 and channel_axis is None:
         return image[0], None
     return image, channel_axis
-
-
-def to_preview_uint8(image: np.ndarray, low: float, high: float) -> np.ndarray:
-    """8-bit preview of an image in the value range [low, high] (clipped)."""
-    scaled = (np.asarray(image, np.float64) - low) / (high - low if high > low else 1.0)
-    return np.round(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def write_png(path: str | Path, image_uint8: np.ndarray) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .files import to_preview_uint8, write_json, write_png, write_tiff
+from .core.image import display_range, preview_uint8
+from .files import write_json, write_png, write_tiff
 
 
 def sr_name(stem: str, scale: int) -> str:
@@ -61,7 +62,7 @@ def write_result(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = output_paths(out_dir, stem, result.config.scale)
-    norm = result.normalization
+    norm = result.normalization  # one display mapping for the input and every PNG (core.image)
     georeference = None
     if georef is not None:
         from .mission.writers import write_sr_product
@@ -72,9 +73,9 @@ def write_result(
     if "sr_fits" in paths or georef is None:
         write_tiff(paths["sr_tiff"], result.sr)
     sr_preview = result.sr if result.channel_axis is None else np.moveaxis(result.sr, result.channel_axis, -1)
-    write_png(paths["sr_png"], to_preview_uint8(sr_preview, norm.low, norm.high))
+    write_png(paths["sr_png"], preview_uint8(sr_preview, *display_range(norm)))
     write_tiff(paths["kernel_tiff"], result.kernel)
-    write_png(paths["kernel_png"], to_preview_uint8(result.kernel, 0.0, float(result.kernel.max())))
+    write_png(paths["kernel_png"], preview_uint8(result.kernel, 0.0, float(result.kernel.max())))
     record = {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}}
     if georeference is not None:
         record["georeference"] = georeference

@@ -42,7 +42,7 @@ def test_unreadable_and_missing_files_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     assert main(["run", str(bad), *TINY_ARGS]) == 2
-    assert "cannot be read as an image" in capsys.readouterr().err
+    assert "not a readable PNG image" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "absent.tif"), *TINY_ARGS]) == 2
     assert "no such file" in capsys.readouterr().err
 
@@ -68,3 +68,38 @@ def test_rgb_png_keeps_colour_and_gray_rgb_becomes_gray(tmp_path):
     iio.imwrite(tmp_path / "g.png", gray)
     img, axis = read_image(tmp_path / "g.png")
     assert img.shape == (20, 20) and axis is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("notes.png", b"just some text, not a picture\n", "contents are not a readable PNG image"),
+        ("notes.txt", b"hello\n", "'.txt' files are not images HACBSR reads"),
+    ],
+)
+def test_unreadable_files_say_what_is_wrong_and_what_is_accepted(tmp_path, capsys, name, content, says):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert main(["run", str(path), *TINY_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Accepted: PNG, TIFF" in err
+    for noise in ("pyav", "opencv", "unpack_from", "Traceback"):
+        assert noise not in err
+
+
+def test_too_small_image_fails_before_any_progress_bar(tmp_path, capsys):
+    path = tmp_path / "tiny.png"
+    iio.imwrite(path, (np.random.default_rng(0).random((10, 10)) * 255).astype(np.uint8))
+    assert main(["run", str(path), "--iterations", "2", "--encoder", "fallback", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "needs at least 17×17" in err
+    assert "it/s" not in err and "HACBSR ×2" not in err  # no tqdm bar was started
+
+
+def test_png_preview_uses_the_source_display_mapping(hr_png, tmp_path):
+    """An 8-bit source keeps 0..255: its PNG and the SR PNG blink against each other."""
+    out = tmp_path / "sr"
+    assert main(["run", str(hr_png), "-o", str(out), *TINY_ARGS]) == 0
+    sr = tifffile.imread(out / "hr_HACBSR_x2.tif")
+    png = iio.imread(out / "hr_HACBSR_x2.png")
+    np.testing.assert_array_equal(png, np.round(np.clip(sr, 0, 255)).astype(np.uint8))

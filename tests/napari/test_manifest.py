@@ -24,7 +24,7 @@ def test_manifest_contents():
     assert mf.name == "napari-hacbsr"
     assert mf.categories == ["Image Processing"]
     widgets = {w.display_name: w.command for w in mf.contributions.widgets}
-    assert widgets == {"HACBSR Super-Resolution": "napari-hacbsr.make_widget"}
+    assert widgets == {"Super-Resolution": "napari-hacbsr.make_widget"}
     commands = {c.id: c.python_name for c in mf.contributions.commands}
     assert commands["napari-hacbsr.make_widget"] == "napari_hacbsr._widget:HACBSRWidget"
     filter_menu = mf.contributions.menus["napari/layers/filter"]

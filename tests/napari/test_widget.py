@@ -48,7 +48,7 @@ def test_widget_from_manifest_lists_and_refreshes_image_layers(make_napari_viewe
     viewer = make_napari_viewer_proxy()
     viewer.add_image(_image(), name="a")
     viewer.add_labels(np.zeros((20, 20), dtype=int), name="seg")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-hacbsr", "HACBSR Super-Resolution")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-hacbsr", "Super-Resolution")
     assert isinstance(widget, HACBSRWidget)
     assert [layer.name for layer in widget.image.choices] == ["a"]  # Labels are not offered
     viewer.add_image(_image(), name="b")

@@ -205,3 +205,16 @@ def preview_uint8(image: np.ndarray, low: float, high: float) -> np.ndarray:
     """8-bit display preview of an image in the value range [low, high] (clipped)."""
     scaled = (np.asarray(image, np.float64) - low) / (high - low if high > low else 1.0)
     return quantize_8bit(scaled).astype(np.uint8)
+
+
+def display_range(normalization: Normalization) -> tuple[float, float]:
+    """The one 8-bit display mapping of a run's input and its outputs (so PNGs can be blinked).
+
+    Integer inputs keep their full dtype range (an 8-bit PNG maps 0..255 to itself); float inputs
+    have no natural range, so their finite [min, max] is used, and the same for the input preview.
+    """
+    dtype = np.dtype(normalization.input_dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return float(max(info.min, 0)), float(info.max)
+    return normalization.low, normalization.high
