@@ -2,3 +2,27 @@
 
 # A tiny, fast schedule for end-to-end tests on 2 CPU cores.
 TINY = {"iterations": 3, "kernel_warmup": 5, "encoder": "fallback", "device": "cpu", "ssim_phase": 1}
+
+
+def made_result(sr, config, kernel=None, **fields):
+    """A Result built by hand (no engine run), for tests of what is done with one."""
+    import numpy as np
+
+    from napari_hacbsr.core.image import Normalization
+    from napari_hacbsr.core.records import Result
+
+    values = {
+        "kernel": np.full((11, 11), 1 / 121, np.float32) if kernel is None else kernel,
+        "device": "cpu",
+        "device_name": "CPU — no GPU found",
+        "encoder": "fallback:pixels-224",
+        "encoder_note": "",
+        "iterations_done": 1,
+        "stopped_early": False,
+        "timings": {"total": 0.02},
+        "normalization": Normalization(0.0, 1.0, "float32", "float32"),
+        "missing_pixels": 0,
+        "channel_axis": None,
+        **fields,
+    }
+    return Result(sr=sr, config=config, **values)

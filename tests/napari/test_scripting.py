@@ -7,6 +7,8 @@ import pytest
 
 from napari_hacbsr import run_in_viewer
 
+from ..helpers import made_result
+
 TIMEOUT_MS = 240_000
 FAST = {"kernel_warmup": 5, "inner_steps": 2, "encoder": "fallback", "device": "cpu", "yield_every": 1}
 
@@ -70,27 +72,11 @@ def test_add_result_places_a_blocking_result_over_a_scaled_source(make_napari_vi
     """35 m/px, translated: the docs' recipe must not assume unit pixels."""
     from napari_hacbsr import add_result
     from napari_hacbsr.core.config import HACBSRConfig
-    from napari_hacbsr.core.image import Normalization
-    from napari_hacbsr.core.records import Result
 
     viewer = make_napari_viewer(show=False)
     src = viewer.add_image(np.zeros((20, 20), np.float32), name="ctx", scale=(35.0, 35.0), translate=(1000.0, -70.0))
     src.contrast_limits = (0.0, 0.5)
-    result = Result(
-        sr=np.ones((40, 40), np.float32),
-        kernel=np.full((11, 11), 1 / 121, np.float32),
-        config=HACBSRConfig(scale=2),
-        device="cpu",
-        device_name="CPU",
-        encoder="none",
-        encoder_note="",
-        iterations_done=1,
-        stopped_early=False,
-        timings={"total": 1.0},
-        normalization=Normalization(0.0, 1.0, "float32", "float32"),
-        missing_pixels=0,
-        channel_axis=None,
-    )
+    result = made_result(np.ones((40, 40), np.float32), HACBSRConfig(scale=2))
     layer = add_result(viewer, "ctx", result)
     np.testing.assert_allclose(layer.scale, [17.5, 17.5])
     # stride sampling: HR pixel 0 holds LR position +(s-1)/(2s) = 0.25 px = 8.75 m from the source origin

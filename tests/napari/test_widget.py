@@ -14,6 +14,8 @@ from napari_hacbsr._friendly import friendly_error
 from napari_hacbsr._widget import HACBSRWidget, format_seconds
 from napari_hacbsr.core.config import SCHEDULES
 
+from ..helpers import made_result
+
 CPU_DEFAULT_ITERATIONS = SCHEDULES["cpu"]["iterations"]["hacbsr"]
 
 TIMEOUT_MS = 240_000
@@ -208,7 +210,7 @@ def test_engine_error_resets_ui_frees_memory_and_next_run_works(make_napari_view
     import napari_hacbsr._run as run_module
     from napari_hacbsr.core import engine
     from napari_hacbsr.core.errors import OutOfMemoryError
-    from napari_hacbsr.core.records import Normalization, Result, Step
+    from napari_hacbsr.core.records import Step
 
     sr0, k0 = np.zeros((40, 40), np.float32), np.full((11, 11), 1 / 121, np.float32)
 
@@ -222,22 +224,7 @@ def test_engine_error_resets_ui_frees_memory_and_next_run_works(make_napari_view
     def succeeding(image, config=None, should_stop=None):
         yield Step(0, 1, "warmup", {}, None, 0.01, sr0, k0)
         yield Step(1, 1, "iterate", {"data": 0.1}, None, 0.02, sr0 + 1, k0)
-        return Result(
-            sr=sr0 + 2,
-            kernel=k0,
-            config=config,
-            device="cpu",
-            device_name="CPU — no GPU found",
-            encoder="fallback:pixels-224",
-            encoder_note="",
-            iterations_done=1,
-            stopped_early=False,
-            timings={"total": 0.02},
-            normalization=Normalization(0.0, 1.0, "float32", "float32"),
-            missing_pixels=0,
-            channel_axis=None,
-            losses=[{"data": 0.1}],
-        )
+        return made_result(sr0 + 2, config, k0, losses=[{"data": 0.1}])
 
     freed: list[int] = []
     errors: list[str] = []
