@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Quality benchmark: the paper's Table I / Table III protocol on a folder of HR images.
 
-    python benchmarks/quality.py --preset cpu            # CPU tier (< ~60 min on 2 cores)
+    python benchmarks/quality.py --preset cpu            # CPU tier (duration: docs/benchmarks.md)
     python benchmarks/quality.py --preset paper          # paper tier: full images, 300x5, CUDA
     python benchmarks/quality.py --preset cpu --report-only   # rebuild tables/figures from the CSV
 
@@ -32,7 +32,8 @@ from napari_hacbsr.core.config import ENCODERS, PRECISIONS  # noqa: E402
 
 # ---------------------------------------------------------------------------- presets
 # cpu: small centre crops and a reduced schedule (fraction of the paper's N; MLMC keeps its 2/3
-#      ratio to HACBSR, the SSIM phase shrinks with it) so the whole tier fits ~60 min on 2 cores.
+#      ratio to HACBSR, the SSIM phase shrinks with it) so the whole tier fits a 2-core CPU in about an hour
+#      (an estimate from measured step costs; docs/benchmarks.md).
 # paper: full images, the paper's schedule (HACBSR 300x5, MLMC 200x5), CUDA.
 # CPU tier images (used when --hr-dir is the default folder and --images is not given): one per
 # body, Ceres first (the paper's body), chosen for textured 96-px centre crops (no blank sky).

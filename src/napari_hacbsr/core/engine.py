@@ -41,8 +41,8 @@ _NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
 def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
     """Adam with default betas/eps; the fused kernel where torch has one for the device.
 
-    Same update rule; the fused kernel does it in one pass (CPU: 2.2 ms instead of 7.2 ms per step
-    for G_x's 2.36 M parameters).
+    Same update rule; the fused kernel does it in one pass, which is faster. Its cost is part of the bare DIP
+    step that `python benchmarks/speed.py` times (results in docs/benchmarks.md, not here: they go stale).
     """
     params = list(params)
     if device.type in ("cuda", "cpu"):
