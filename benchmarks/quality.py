@@ -417,7 +417,8 @@ def run_engine(lr: np.ndarray, config: Any, label: str, quiet: bool):
 def run_one(
     args: argparse.Namespace, method: str, pair: dict[str, Any], scale: int, seed: int, label: str, lpips_metric: Any
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
-    from napari_hacbsr.core.metrics import bicubic_upscale, evaluate_sr, kernel_psnr
+    from napari_hacbsr.core.degradation import bicubic_upscale
+    from napari_hacbsr.core.metrics import evaluate_sr, kernel_psnr
 
     lr, hr = pair["lr"], pair["hr"]
     info: dict[str, Any] = {}

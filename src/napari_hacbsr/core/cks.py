@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .losses import SSIM_K1, SSIM_K2
+
 _EPS = 1e-12
 
 
@@ -62,7 +64,7 @@ def similarity(
     pearson = np.where(denom > 0, (bc @ ac) / np.where(denom > 0, denom, 1.0), 0.0)
     # One global SSIM window per pair, L = larger maximum (A6), population moments.
     level = np.maximum(a.max(), flat.max(axis=1))
-    c1, c2 = (0.01 * level) ** 2, (0.03 * level) ** 2
+    c1, c2 = (SSIM_K1 * level) ** 2, (SSIM_K2 * level) ** 2
     mu_a, mu_b = a.mean(), flat.mean(axis=1)
     var_a, var_b = (ac**2).sum() / n, (bc**2).sum(axis=1) / n
     cov = (bc @ ac) / n

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 _SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
-_C1, _C2 = 0.01**2, 0.03**2
+SSIM_K1, SSIM_K2 = 0.01, 0.03  # SSIM's stabilising constants (Wang et al.), per unit of the data range
+_C1, _C2 = SSIM_K1**2, SSIM_K2**2
 
 
 def _gaussian_window(channels: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

@@ -12,10 +12,10 @@ import os
 import numpy as np
 from scipy import ndimage
 
-from .degradation import bicubic_upscale
+from .image import LUMA_BT601
+from .losses import SSIM_K1, SSIM_K2
 
 __all__ = [
-    "bicubic_upscale",
     "evaluate_sr",
     "kernel_psnr",
     "psnr",
@@ -37,7 +37,7 @@ def to_y(levels: np.ndarray) -> np.ndarray:
     """BT.601 luma in 0..255 units (MATLAB rgb2ycbcr) of 0..255 levels; gray is replicated first."""
     if levels.ndim == 2:
         return 16.0 + levels * (219.0 / 255.0)
-    return 16.0 + levels @ np.array([65.481, 128.553, 24.966]) / 255.0
+    return 16.0 + levels @ LUMA_BT601 / 255.0
 
 
 def _centre_crop_to(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -71,7 +71,7 @@ def ssim_matlab(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
     def filt(x: np.ndarray) -> np.ndarray:
         return ndimage.correlate(x, window, mode="reflect")[5:-5, 5:-5]
 
-    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    c1, c2 = (SSIM_K1 * peak) ** 2, (SSIM_K2 * peak) ** 2
     mu_a, mu_b = filt(a), filt(b)
     var_a, var_b = filt(a * a) - mu_a**2, filt(b * b) - mu_b**2
     cov = filt(a * b) - mu_a * mu_b
