@@ -36,10 +36,14 @@ def test_end_to_end_shapes_steps_and_provenance(lr_image, tiny_config):
     setup = steps[0]  # the one Step that says what the run uses
     assert setup.device == "cpu" and setup.device_name.startswith("CPU")
     assert setup.encoder == "fallback:pixels-224" and setup.encoder_note
-    assert setup.sr is None and all(s.encoder == "" for s in steps[1:])
-    with_arrays = [s.iteration for s in steps if s.sr is not None]
-    assert with_arrays == [0, 1, 2, 3]  # warm-up, first, every 2nd, last
-    for s in steps:
+    assert all(s.encoder == "" for s in steps[1:])
+    # its picture is the cubic upsample on the sampling grid, in the input's range (no kernel yet)
+    assert setup.kernel is None and setup.sr.shape == (40, 40)
+    assert lr_image.min() - 1e-6 <= setup.sr.min() and setup.sr.max() <= lr_image.max() + 1e-6
+    with_arrays = [(s.stage, s.iteration) for s in steps if s.sr is not None]
+    # setup (cubic preview), warm-up, first, every 2nd, last
+    assert with_arrays == [("setup", 0), ("warmup", 0), ("iterate", 1), ("iterate", 2), ("iterate", 3)]
+    for s in steps[1:]:
         if s.sr is not None:
             assert isinstance(s.sr, np.ndarray) and s.sr.shape == (40, 40)
             assert isinstance(s.kernel, np.ndarray) and s.kernel.shape == (11, 11)

@@ -98,7 +98,7 @@ def test_live_layers_keep_the_source_display_and_never_steal_the_active_layer(ma
     assert viewer.layers.selection.active.name == "ctx"  # still the user's layer
     # the first picture is the cubic upsample of the input (smooth, in its value range), not noise
     assert first["sr"].shape == (40, 40)
-    assert 90 <= first["sr"].min() and first["sr"].max() <= 161
+    assert src.data.min() - 1e-3 <= first["sr"].min() and first["sr"].max() <= src.data.max() + 1e-3
     lr_means = src.data.reshape(-1).mean()
     assert abs(first["sr"].mean() - lr_means) < 2.0
     # the kernel is shown enlarged in the dock, with its numbers
