@@ -31,6 +31,8 @@ from ._text import format_seconds, wrappable
 from ._threading import preload_torch_runtime
 
 if TYPE_CHECKING:  # pragma: no cover
+    from napari.layers import Image
+
     import napari
 
     from .core.config import HACBSRConfig
@@ -160,7 +162,7 @@ class HACBSRWidget(Container):
         self._on_image_changed()
 
     # ------------------------------------------------------------------ layer list
-    def _image_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+    def _image_choices(self, _widget: Any = None) -> list[tuple[str, Image]]:
         from napari.layers import Image
 
         return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, Image)]

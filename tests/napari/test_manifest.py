@@ -14,7 +14,7 @@ import pytest
 import napari_hacbsr
 
 MANIFEST = Path(napari_hacbsr.__file__).with_name("napari.yaml")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_manifest_contents():
