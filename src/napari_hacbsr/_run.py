@@ -265,7 +265,8 @@ class HACBSRRun:
                 else:
                     step, self._pending_live = self._pending_live, None
                     if not self._final_written:
-                        self._show(step.sr, step.kernel, self._live_metadata(step), final=False)
+                        sr = None if step.stage == "warmup" else step.sr  # G_x still untrained: keep the preview
+                        self._show(sr, step.kernel, self._live_metadata(step), final=False)
         finally:
             self._flushing = False
 
@@ -354,7 +355,7 @@ class HACBSRRun:
         raw = unwrap(layer)
         return layer is not None and any(unwrap(x) is raw for x in self.viewer.layers)
 
-    def _show(self, sr: np.ndarray, kernel: np.ndarray | None, provenance: dict[str, Any], final: bool) -> None:
+    def _show(self, sr: np.ndarray | None, kernel: np.ndarray | None, provenance: dict[str, Any], final: bool) -> None:
         metadata = {"hacbsr": provenance}
         sr_metadata = {**metadata, **self._sr_georef}
         layers = unwrap(self.viewer).layers
@@ -362,10 +363,11 @@ class HACBSRRun:
         selected = set(layers.selection)
         # A live layer the user deleted is not re-created until the final result arrives.
         if self._present(self.sr_layer):
-            self.sr_layer.data = sr
+            if sr is not None:  # (None: keep the picture shown)
+                self.sr_layer.data = sr
             self.sr_layer.metadata = sr_metadata
             self.sr_layer.contrast_limits = self._sr_style["contrast_limits"]  # the source's, at every update
-        elif self.sr_layer is None or final:
+        elif sr is not None and (self.sr_layer is None or final):
             self.sr_layer = self.viewer.add_image(
                 sr, name=self.sr_name, metadata=sr_metadata, **self._sr_style, **self._sr_geometry
             )

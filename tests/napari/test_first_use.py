@@ -87,6 +87,14 @@ def test_live_layers_keep_the_source_display_and_never_steal_the_active_layer(ma
 
     widget.run_button.native.click()
     widget._run._listeners["setup"] = on_setup  # observe the first picture (tests only)
+    show_step = widget._run._listeners["step"]
+
+    def on_step(step):
+        if step.stage == "warmup":
+            first["after_warmup"] = np.array(viewer.layers["ctx_HACBSR_x2"].data)
+        show_step(step)
+
+    widget._run._listeners["step"] = on_step
     qtbot.waitUntil(lambda: widget._run.done, timeout=TIMEOUT_MS)
 
     run = widget._run
@@ -101,6 +109,8 @@ def test_live_layers_keep_the_source_display_and_never_steal_the_active_layer(ma
     assert src.data.min() - 1e-3 <= first["sr"].min() and first["sr"].max() <= src.data.max() + 1e-3
     lr_means = src.data.reshape(-1).mean()
     assert abs(first["sr"].mean() - lr_means) < 2.0
+    # the warm-up fits the kernel only: its untrained image generator's output is not shown
+    np.testing.assert_array_equal(first["after_warmup"], first["sr"])
     # the kernel is shown enlarged in the dock, with its numbers
     assert widget.kernel_view.shape is not None and "FWHM" in widget.kernel_view.numbers.value
     assert widget.kernel_view.picture.native.pixmap().width() >= 110
