@@ -21,6 +21,7 @@ _LAZY = {
     "resolve_device": "napari_hacbsr.core.device",
     "simulate": "napari_hacbsr.core.degradation",
     "run_in_viewer": "napari_hacbsr.scripting",
+    "batch": "napari_hacbsr.batching",
 }
 
 __all__ = ["__version__", *_LAZY]

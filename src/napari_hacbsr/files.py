@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 
 TIFF_SUFFIXES = {".tif", ".tiff"}
+# What a folder or glob of a batch run picks up: the suffixes `read_image` opens (mission products join
+# here when their reader lands). A file named explicitly is always tried, whatever its suffix.
+READABLE_SUFFIXES = TIFF_SUFFIXES | {".png", ".jpg", ".jpeg", ".bmp"}
 
 
 class ImageReadError(ValueError):
