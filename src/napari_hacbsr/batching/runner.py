@@ -136,6 +136,7 @@ class BatchRun:
         on_item: Callable[[dict[str, Any], int, int], Any] | None = None,
         log: Callable[[str], Any] | None = None,
     ):
+        require_distributed()  # before any work: the message names the extra to install
         self.out = Path(out)
         self.files = expand_inputs(inputs, self.out)
         self.config = config
@@ -182,8 +183,11 @@ class BatchRun:
             except KeyboardInterrupt:
                 report.interrupted = True
                 self.cancel()
-        for key in list(self._pending.values()):  # interrupted or stopped: not done, the next run does it
-            report.items.append(manifest.update(key, status="cancelled", error="stopped before it finished"))
+        finished = {item["key"] for item in report.items}
+        for key, path, _ in todo:  # stopped or interrupted before it finished: the next run does it
+            if key not in finished:
+                record = manifest.update(key, input=str(path), status="cancelled", error="stopped before it finished")
+                report.items.append(record)
         self._pending.clear()
         report.wall_seconds = time.perf_counter() - start
         return report
@@ -194,70 +198,69 @@ class BatchRun:
                 self.on_item(record, done, total)
 
     def _execute(self, todo, cfg, cfg_hash, manifest: Manifest, report: BatchReport) -> None:
-        distributed = require_distributed()
-        total = len(self.files)
         with connect(self.scheduler, self.workers) as client:
             report.dashboard = client.dashboard_link
             self.log(f"Dask dashboard: {report.dashboard}")
-            batch_id = uuid.uuid4().hex[:8]
-            with self._lock:
-                self._client = client
-                for key, path, content in todo:
-                    previous = manifest.records.get(key, {})
-                    manifest.update(
-                        key,
-                        input=str(path),
-                        content_hash=content,
-                        config_hash=cfg_hash,
-                        status="queued",
-                        error=None,
-                        attempts=int(previous.get("attempts", 0)) + 1,
-                        queued_at=time.time(),
-                    )
-                    future = client.submit(
-                        run_item,
-                        key,
-                        str(path),
-                        str(self.out),
-                        cfg,
-                        self.channel_axis,
-                        key=f"hacbsr-{key}-{batch_id}",
-                        retries=self.retries,
-                        pure=False,
-                    )
-                    self._pending[future] = key
-            if self._cancelled.is_set():
-                self.cancel()
-            bar = self._bar(total, len(report.items))
             try:
-                for future in distributed.as_completed(list(self._pending)):
-                    with self._lock:
-                        key = self._pending.pop(future, None)
-                    if key is None:
-                        continue
-                    if future.status == "finished":
-                        outcome = future.result()
-                    elif future.status == "cancelled":
-                        outcome = {"status": "cancelled", "error": "stopped before it finished"}
-                    else:
-                        outcome = {"status": "failed", "error": _failure_reason(future)}
-                    record = manifest.update(
-                        key, **{k: v for k, v in outcome.items() if k != "key"}, finished_at=time.time()
-                    )
-                    report.items.append(record)
-                    if bar is not None:
-                        bar.update(1)
-                    if self.on_item is not None:
-                        self.on_item(record, len(report.items), total)
-                    if self._cancelled.is_set():
-                        break
+                with self._lock:
+                    self._client = client
+                    self._submit(client, todo, cfg, cfg_hash, manifest)
+                if self._cancelled.is_set():  # stopped while submitting
+                    self.cancel()
+                    return
+                self._collect(manifest, report)
             finally:
-                if bar is not None:
-                    bar.close()
                 with self._lock:
                     self._client = None
-            if not self._pending:
-                shutil.rmtree(self.out / TMP_DIR_NAME, ignore_errors=True)  # private files of killed workers
+        if not self._pending:
+            shutil.rmtree(self.out / TMP_DIR_NAME, ignore_errors=True)  # private files of killed workers
+
+    def _submit(self, client, todo, cfg, cfg_hash, manifest: Manifest) -> None:
+        batch_id = uuid.uuid4().hex[:8]
+        for key, path, content in todo:
+            previous = manifest.records.get(key, {})
+            manifest.update(
+                key,
+                input=str(path),
+                content_hash=content,
+                config_hash=cfg_hash,
+                status="queued",
+                error=None,
+                attempts=int(previous.get("attempts", 0)) + 1,
+                queued_at=time.time(),
+            )
+            args = (key, str(path), str(self.out), cfg, self.channel_axis)
+            future = client.submit(run_item, *args, key=f"hacbsr-{key}-{batch_id}", retries=self.retries, pure=False)
+            self._pending[future] = key
+
+    def _collect(self, manifest: Manifest, report: BatchReport) -> None:
+        """Record each item as it finishes (any order), until all are in or the batch is stopped."""
+        distributed = require_distributed()
+        total = len(self.files)
+        bar = self._bar(total, len(report.items))
+        try:
+            for future in distributed.as_completed(list(self._pending)):
+                with self._lock:
+                    key = self._pending.pop(future, None)
+                if key is None:
+                    continue
+                if future.status == "finished":
+                    outcome = {k: v for k, v in future.result().items() if k != "key"}
+                elif future.status == "cancelled":
+                    outcome = {"status": "cancelled", "error": "stopped before it finished"}
+                else:
+                    outcome = {"status": "failed", "error": _failure_reason(future)}
+                record = manifest.update(key, **outcome, finished_at=time.time())
+                report.items.append(record)
+                if bar is not None:
+                    bar.update(1)
+                if self.on_item is not None:
+                    self.on_item(record, len(report.items), total)
+                if self._cancelled.is_set():
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _bar(self, total: int, already: int):
         if not self.progress:
