@@ -82,23 +82,27 @@ def test_second_run_does_no_work_and_other_settings_redo(cluster, tmp_path, monk
     assert "done 3, skipped 0, failed 0" in capsys.readouterr().out
 
 
-def test_worker_killed_mid_item_is_retried_without_partial_files(cluster, tmp_path):
-    paths = write_images(tmp_path / "in", 3)
-    marker = cluster.fault_dir / f"{paths[1].stem}.kill"
-    marker.touch()  # the first worker to run frame1 dies after writing its private files
+def test_killed_workers_leave_no_partial_file_retry_then_report(cluster, tmp_path):
+    paths = write_images(tmp_path / "in", 4)
+    once, always = cluster.fault_dir / f"{paths[1].stem}.kill", cluster.fault_dir / f"{paths[2].stem}.kill"
+    once.touch()  # frame1: its first worker dies after writing its private files; the retry succeeds
+    always.write_text("3")  # frame2: dies every time it is tried (an out-of-memory kill, say): reported
     out = tmp_path / "out"
     config = HACBSRConfig(scale=2, **TINY)
 
     report = BatchRun([tmp_path / "in"], out, config, scheduler=cluster.address).run()
 
-    assert not marker.exists(), "the fault was never injected"
-    assert report.exit_code == 0 and len(report.done) == 3 and not report.failed
+    assert not once.exists() and not always.exists(), "the faults were not all injected"
+    assert sorted(i["key"] for i in report.done) == [paths[0].stem, paths[1].stem, paths[3].stem]
+    assert [i["key"] for i in report.failed] == [paths[2].stem] and report.exit_code == 1
+    assert "the worker running this item died each time it was tried" in report.failed[0]["error"]
     records = Manifest.load(out).records
     assert sorted(records) == [p.stem for p in paths]
-    assert all(r["status"] == "done" and r["attempts"] == 1 for r in records.values())
-    expected = {MANIFEST_NAME} | {p.name for path in paths for p in output_paths(out, path.stem, 2).values()}
-    assert _files(out) == expected  # every output once, no private folder, no partial file
-    for path in paths:
+    assert records[paths[2].stem]["status"] == "failed"
+    done = [p for p in paths if p != paths[2]]
+    expected = {MANIFEST_NAME} | {p.name for path in done for p in output_paths(out, path.stem, 2).values()}
+    assert _files(out) == expected  # every good item's outputs once, no private folder, no partial file
+    for path in done:
         assert tifffile.imread(output_paths(out, path.stem, 2)["sr_tiff"]).shape == (40, 40)
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 TMP_DIR_NAME = ".hacbsr_tmp"
-# Test-only fault injection: when this names a folder holding "<key>.kill", the worker process running
-# that item consumes the marker and dies (os._exit) after writing its private files and before
-# publishing them, as an out-of-memory kill would.
+# Test-only fault injection: when this names a folder holding "<key>.kill" (text: how many attempts
+# die, default 1), the worker process running that item counts it down and dies (os._exit) after
+# writing its private files and before publishing them, as an out-of-memory kill would.
 FAULT_ENV = "NAPARI_HACBSR_BATCH_FAULT_DIR"
 
 
@@ -33,10 +33,15 @@ def _fault_hook(key: str) -> None:
     folder = os.environ.get(FAULT_ENV)
     if not folder:
         return
+    marker = Path(folder) / f"{key}.kill"
     try:
-        (Path(folder) / f"{key}.kill").unlink()
+        remaining = int(marker.read_text().strip() or 1) - 1
     except FileNotFoundError:
         return
+    if remaining > 0:
+        marker.write_text(str(remaining))
+    else:
+        marker.unlink()
     os._exit(70)
 
 

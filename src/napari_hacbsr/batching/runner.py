@@ -27,9 +27,10 @@ from .report import BatchReport
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 # Retries of an item whose task raised unexpectedly (expected failures are outcomes, never retried).
 DEFAULT_RETRIES = 1
-# How often a local cluster lets an item's worker die (killed: out of memory, a crash) before the item
-# is reported failed; a cluster given by address keeps its own `distributed.scheduler.allowed-failures`.
-WORKER_DEATHS_ALLOWED = 2
+# How often a local cluster retries an item whose worker died (killed: out of memory, a crash); at the
+# next death the item is reported failed. A cluster given by address keeps its own setting
+# (`distributed.scheduler.allowed-failures`, Dask's default 3).
+WORKER_DEATH_RETRIES = 2
 # One torch/BLAS thread per CPU worker: the cluster's parallelism is its workers, not threads in them.
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 DASHBOARD_ADDRESS = ":8787"  # distributed moves to a free port when this one is taken
@@ -61,7 +62,7 @@ def start_local_cluster(workers: int | None = None):
     import dask
 
     gpus = _visible_gpus()
-    with dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATHS_ALLOWED}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES}):
         if gpus:
             chosen = gpus[: workers or len(gpus)]
             spec = {
