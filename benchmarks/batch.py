@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Throughput of `hacbsr batch` on local Dask clusters, and the batch layer's overhead per item.
 
-    python benchmarks/batch.py                      # 6 synthetic 32² LR frames, short CPU schedule
+    python benchmarks/batch.py                      # 6 synthetic 32² LR frames, short CPU schedule (~6 min)
     python benchmarks/batch.py --items 12 --iterations 100   # the CPU demo schedule (slow)
 
 Three ways over the same frames, each into a fresh output folder, after one warm-up item:

@@ -34,6 +34,14 @@ WORKER_DEATH_RETRIES = 2
 # One torch/BLAS thread per CPU worker: the cluster's parallelism is its workers, not threads in them.
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 DASHBOARD_ADDRESS = ":8787"  # distributed moves to a free port when this one is taken
+# Dask's nannies export MALLOC_TRIM_THRESHOLD_=65536 to their workers, which turns off glibc's dynamic
+# mmap threshold: every large short-lived torch buffer then costs fresh page faults, and items ran
+# 30-40 % slower on a worker than in a plain process (interleaved probe, benchmarks/batch.py). Local
+# clusters drop it (None unsets a pre-spawn variable); docs/user-guide.md says how for other clusters.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
 
 
 def require_distributed():
@@ -62,7 +70,7 @@ def start_local_cluster(workers: int | None = None):
     import dask
 
     gpus = _visible_gpus()
-    with dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES}):
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
         if gpus:
             chosen = gpus[: workers or len(gpus)]
             spec = {
