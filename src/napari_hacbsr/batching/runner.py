@@ -38,8 +38,11 @@ DASHBOARD_ADDRESS = ":8787"  # distributed moves to a free port when this one is
 # mmap threshold: every large short-lived torch buffer then costs fresh page faults, and items ran
 # 30-40 % slower on a worker than in a plain process (interleaved probe, benchmarks/batch.py). Local
 # clusters drop it (None unsets a pre-spawn variable); docs/user-guide.md says how for other clusters.
+# worker-saturation 1.0: a worker holds only the item it runs, so a worker's death counts against that
+# item alone (not against items merely queued there) and no item waits behind a long one on a busy worker.
 LOCAL_CLUSTER_CONFIG = {
     "distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES,
+    "distributed.scheduler.worker-saturation": 1.0,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
