@@ -83,16 +83,19 @@ def test_second_run_does_no_work_and_other_settings_redo(cluster, tmp_path, monk
 
 
 def test_killed_workers_leave_no_partial_file_retry_then_report(cluster, tmp_path):
-    paths = write_images(tmp_path / "in", 4)
+    paths = write_images(tmp_path / "in", 4, prefix="doomed")  # stems no other test uses: markers stay local
     once, always = cluster.fault_dir / f"{paths[1].stem}.kill", cluster.fault_dir / f"{paths[2].stem}.kill"
     once.touch()  # frame1: its first worker dies after writing its private files; the retry succeeds
-    always.write_text("3")  # frame2: dies every time it is tried (an out-of-memory kill, say): reported
+    always.write_text("99")  # frame2: dies every time it is tried (an out-of-memory kill, say): reported
     out = tmp_path / "out"
     config = HACBSRConfig(scale=2, **TINY)
 
-    report = BatchRun([tmp_path / "in"], out, config, scheduler=cluster.address).run()
+    try:
+        report = BatchRun([tmp_path / "in"], out, config, scheduler=cluster.address).run()
+        assert not once.exists() and int(always.read_text()) < 99, "the faults were not all injected"
+    finally:
+        always.unlink(missing_ok=True)
 
-    assert not once.exists() and not always.exists(), "the faults were not all injected"
     assert sorted(i["key"] for i in report.done) == [paths[0].stem, paths[1].stem, paths[3].stem]
     assert [i["key"] for i in report.failed] == [paths[2].stem] and report.exit_code == 1
     assert "the worker running this item died each time it was tried" in report.failed[0]["error"]

@@ -27,10 +27,11 @@ from .report import BatchReport
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 # Retries of an item whose task raised unexpectedly (expected failures are outcomes, never retried).
 DEFAULT_RETRIES = 1
-# How often a local cluster retries an item whose worker died (killed: out of memory, a crash); at the
-# next death the item is reported failed. A cluster given by address keeps its own setting
-# (`distributed.scheduler.allowed-failures`, Dask's default 3).
-WORKER_DEATH_RETRIES = 2
+# How often an item is retried after a worker running it died (killed: out of memory, a crash); at the
+# next death it is reported failed. Dask's own default, so local and remote clusters behave alike (a
+# cluster given by address keeps its `distributed.scheduler.allowed-failures`). Dask also counts a
+# death against an item merely queued on that worker, hence not fewer.
+WORKER_DEATH_RETRIES = 3
 # One torch/BLAS thread per CPU worker: the cluster's parallelism is its workers, not threads in them.
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 DASHBOARD_ADDRESS = ":8787"  # distributed moves to a free port when this one is taken
@@ -38,11 +39,8 @@ DASHBOARD_ADDRESS = ":8787"  # distributed moves to a free port when this one is
 # mmap threshold: every large short-lived torch buffer then costs fresh page faults, and items ran
 # 30-40 % slower on a worker than in a plain process (interleaved probe, benchmarks/batch.py). Local
 # clusters drop it (None unsets a pre-spawn variable); docs/user-guide.md says how for other clusters.
-# worker-saturation 1.0: a worker holds only the item it runs, so a worker's death counts against that
-# item alone (not against items merely queued there) and no item waits behind a long one on a busy worker.
 LOCAL_CLUSTER_CONFIG = {
     "distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES,
-    "distributed.scheduler.worker-saturation": 1.0,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
