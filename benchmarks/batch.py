@@ -132,8 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=10, help="outer iterations (short: the machine is shared)")
     parser.add_argument("--kernel-warmup", type=int, default=10)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="local cluster sizes (1 is required)")
+    parser.add_argument(
+        "--keep-dask-malloc-trim",
+        action="store_true",
+        help="keep Dask's MALLOC_TRIM_THRESHOLD_=65536 in the workers (what local clusters unset), to measure it",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_OUT / "batch")
     args = parser.parse_args(argv)
+    if args.keep_dask_malloc_trim:
+        from napari_hacbsr.batching import runner
+
+        runner.LOCAL_CLUSTER_CONFIG.pop("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_")
 
     import torch
 
@@ -150,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         plain_loop(paths[:1], work / "warm", config)
         plain = plain_loop(paths, work / "plain", config)
         rows.append({"method": "plain loop", "workers": 1, "wall_s": plain, "item_s": plain / len(paths)})
-        rows += [batch_on_cluster(paths, work, config, workers) for workers in (1, 2)]
+        rows += [batch_on_cluster(paths, work, config, workers) for workers in sorted(set(args.workers) | {1})]
     for row in rows:
         row.update(
             items=args.items,
@@ -185,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     caption = (
         f"{args.items} synthetic {args.side}² LR frames, ×{args.scale}, {args.iterations} outer iterations, kernel "
         f"warm-up {args.kernel_warmup}, fallback encoder, CPU, 1 torch thread per process; {info['host_cpu']}, "
-        f"{info['cpu_count']} cores (shared); commit {info['git_commit']}; {info['date']}."
+        f"{info['cpu_count']} cores (shared); commit {info['git_commit']}; {info['date']}"
+        f"{'; Dask MALLOC_TRIM_THRESHOLD_ kept' if args.keep_dask_malloc_trim else ''}."
     )
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "batch.csv", "w", newline="") as fh:
