@@ -20,6 +20,7 @@ _LAZY = {
     "simulate": "napari_hacbsr.core.degradation",
     "run_in_viewer": "napari_hacbsr.scripting",
     "add_result": "napari_hacbsr.scripting",
+    "batch": "napari_hacbsr.batching",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,4 +1,4 @@
-"""Command line: `hacbsr run`, `hacbsr degrade`, `hacbsr demo`.
+"""Command line: `hacbsr run`, `hacbsr batch`, `hacbsr degrade`, `hacbsr demo`.
 
 Exit codes: 0 success, 2 bad input (unreadable file, invalid option or image), 3 run-time
 failure (e.g. out of memory), 130 interrupted.
@@ -282,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_engine_options(run)
     run.set_defaults(func=cmd_run)
+
+    from .batching.cli import add_batch_parser
+
+    add_batch_parser(sub)
 
     degrade = sub.add_parser("degrade", help="make a synthetic LR image with a known kernel")
     degrade.add_argument("hr", help="HR image (8/16-bit PNG/TIFF, or float TIFF in [0, 1])")

@@ -16,6 +16,10 @@ ACCEPTED = (
     "PNG, TIFF, JPEG, BMP, GIF or WebP images, and (with napari-hacbsr[mission]) PDS3 .LBL/.IMG, "
     "PDS4 .xml, ISIS3 .cub, FITS and GeoTIFF products"
 )
+# What a folder or glob of a batch run picks up: plain images and mission products by their label or
+# single file (detached PDS3 .IMG data files are reached through their .LBL). A file named explicitly is
+# always tried, whatever its suffix.
+READABLE_SUFFIXES = frozenset(PLAIN_SUFFIXES | {".lbl", ".xml", ".cub", ".fits", ".fit", ".fts"})
 
 
 class ImageReadError(ValueError):

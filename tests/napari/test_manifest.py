@@ -24,9 +24,14 @@ def test_manifest_contents():
     assert mf.name == "napari-hacbsr"
     assert mf.categories == ["Image Processing"]
     widgets = {w.display_name: w.command for w in mf.contributions.widgets}
-    assert widgets == {"Super-Resolution": "napari-hacbsr.make_widget"}
+    # two widgets: napari's menu becomes Plugins -> HACBSR -> {Super-Resolution, Batch}
+    assert widgets == {
+        "Super-Resolution": "napari-hacbsr.make_widget",
+        "Batch": "napari-hacbsr.make_batch_widget",
+    }
     commands = {c.id: c.python_name for c in mf.contributions.commands}
     assert commands["napari-hacbsr.make_widget"] == "napari_hacbsr._widget:HACBSRWidget"
+    assert commands["napari-hacbsr.make_batch_widget"] == "napari_hacbsr._batch_widget:BatchWidget"
     filter_menu = mf.contributions.menus["napari/layers/filter"]
     assert [m.command for m in filter_menu] == ["napari-hacbsr.make_widget"]
     samples = {s.key: s.display_name for s in mf.contributions.sample_data}
@@ -65,6 +70,6 @@ def test_import_and_manifest_do_not_load_torch_clip_or_qt():
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
-@pytest.mark.parametrize("name", ["run_in_viewer", "HACBSRConfig", "super_resolve"])
+@pytest.mark.parametrize("name", ["run_in_viewer", "HACBSRConfig", "super_resolve", "batch"])
 def test_lazy_exports(name):
     assert callable(getattr(napari_hacbsr, name))

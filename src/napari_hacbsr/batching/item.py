@@ -1,0 +1,99 @@
+"""One batch item, run on a Dask worker: read -> super_resolve -> the same files as `hacbsr run`.
+
+The files are written into a private folder under OUT/.hacbsr_tmp and renamed into OUT only when all
+of them are complete (the JSON sidecar last), so a worker killed mid-item leaves no partial output in
+OUT; the runner removes the orphaned private folder. Expected failures (unreadable file, invalid image,
+out of memory) come back as a "failed" outcome with the reason; anything else raises, so Dask retries it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+TMP_DIR_NAME = ".hacbsr_tmp"
+# Test-only fault injection: when this names a folder holding "<key>.kill" (text: how many attempts
+# die, default 1), the worker process running that item counts it down and dies (os._exit) after
+# writing its private files and before publishing them, as an out-of-memory kill would.
+FAULT_ENV = "NAPARI_HACBSR_BATCH_FAULT_DIR"
+
+
+def worker_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fault_hook(key: str) -> None:
+    folder = os.environ.get(FAULT_ENV)
+    if not folder:
+        return
+    marker = Path(folder) / f"{key}.kill"
+    try:
+        remaining = int(marker.read_text().strip() or 1) - 1
+    except FileNotFoundError:
+        return
+    if remaining > 0:
+        marker.write_text(str(remaining))
+    else:
+        marker.unlink()
+    os._exit(70)
+
+
+def _publish(written: dict[str, Path], out_dir: Path) -> dict[str, str]:
+    """Rename each private file into OUT (atomic per file, same file system); the JSON sidecar goes last."""
+    final = {role: out_dir / path.name for role, path in written.items()}
+    sidecar = json.loads(written["json"].read_text())
+    sidecar["outputs"] = {role: str(path) for role, path in final.items()}  # where they live, not the tmp
+    written["json"].write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
+    for role in sorted(written, key=lambda r: r == "json"):
+        os.replace(written[role], final[role])
+    return {role: str(path) for role, path in final.items()}
+
+
+def run_item(
+    key: str, input_path: str, out_dir: str, config: dict[str, Any], channel_axis: int | None = None
+) -> dict[str, Any]:
+    """Super-resolve one file into `out_dir`; returns the outcome record for the manifest."""
+    from ..core.api import super_resolve
+    from ..core.config import HACBSRConfig
+    from ..core.errors import HACBSRError
+    from ..files import read_image
+    from ..outputs import write_result
+
+    start = time.perf_counter()
+    outcome: dict[str, Any] = {"key": key, "worker": worker_label()}
+    out = Path(out_dir)
+    private = out / TMP_DIR_NAME / f"{key}-{uuid.uuid4().hex[:12]}"
+    try:
+        image, axis = read_image(input_path, channel_axis)
+        cfg = HACBSRConfig.from_dict(config)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            result = super_resolve(image, cfg.scale, config=cfg, channel_axis=axis)
+        source = {"input": str(input_path), "input_shape": list(image.shape)}
+        written = write_result(private, Path(input_path).stem, result, source)
+        _fault_hook(key)
+        outcome.update(
+            status="done",
+            outputs=_publish(written, out),
+            error=None,
+            lr_consistency=float(result.lr_consistency),
+            device=result.device,
+            iterations_done=result.iterations_done,
+            warnings=[str(w.message) for w in caught],
+        )
+    except ValueError as exc:  # unreadable file, invalid image or option: ImageReadError is a ValueError
+        message = str(exc)
+        outcome.update(status="failed", error=message if message.startswith(input_path) else f"{input_path}: {message}")
+    except HACBSRError as exc:  # out of memory (memory already released), CLIP required but missing
+        outcome.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    outcome["seconds"] = time.perf_counter() - start
+    return outcome

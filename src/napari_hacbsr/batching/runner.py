@@ -1,0 +1,289 @@
+"""Drive a batch on Dask distributed: a local cluster by default, any cluster by its address, one code path.
+
+The driving process hashes the inputs, skips what the manifest says is done, submits one task per
+remaining input (`item.run_item`) and records each outcome in the manifest as it finishes
+(`as_completed`). Workers read the inputs and write OUT themselves, so a remote cluster needs the same
+paths on its workers (a shared file system) and napari-hacbsr installed there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..core.config import HACBSRConfig
+from .inputs import expand_inputs
+from .item import TMP_DIR_NAME, run_item
+from .manifest import Manifest, config_hash, file_hash
+from .report import BatchReport
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+# Retries of an item whose task raised unexpectedly (expected failures are outcomes, never retried).
+DEFAULT_RETRIES = 1
+# How often an item is retried after a worker running it died (killed: out of memory, a crash); at the
+# next death it is reported failed. Dask's own default, so local and remote clusters behave alike (a
+# cluster given by address keeps its `distributed.scheduler.allowed-failures`). Dask also counts a
+# death against an item merely queued on that worker, hence not fewer.
+WORKER_DEATH_RETRIES = 3
+# One torch/BLAS thread per CPU worker: the cluster's parallelism is its workers, not threads in them.
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+DASHBOARD_ADDRESS = ":8787"  # distributed moves to a free port when this one is taken
+# Dask's nannies export MALLOC_TRIM_THRESHOLD_=65536 to their workers, which turns off glibc's dynamic
+# mmap threshold: every large short-lived torch buffer then costs fresh page faults, and items ran
+# 30-40 % slower on a worker than in a plain process (interleaved probe, benchmarks/batch.py). Local
+# clusters drop it (None unsets a pre-spawn variable); docs/user-guide.md says how for other clusters.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
+
+
+def require_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError("batch runs need Dask distributed: pip install 'napari-hacbsr[batch]'") from None
+    return distributed
+
+
+def _visible_gpus() -> list[str]:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        return []
+    if not torch.cuda.is_available():
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    ids = [v for v in visible.split(",") if v] if visible else [str(i) for i in range(torch.cuda.device_count())]
+    return ids[: torch.cuda.device_count()]
+
+
+def start_local_cluster(workers: int | None = None):
+    """One worker process per GPU (pinned with CUDA_VISIBLE_DEVICES), else one per CPU core, 1 thread each."""
+    distributed = require_distributed()
+    import dask
+
+    gpus = _visible_gpus()
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        if gpus:
+            chosen = gpus[: workers or len(gpus)]
+            spec = {
+                f"gpu{gpu}": {
+                    "cls": distributed.Nanny,
+                    "options": {"nthreads": 1, "env": {**ONE_THREAD_ENV, "CUDA_VISIBLE_DEVICES": gpu}},
+                }
+                for gpu in chosen
+            }
+            scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": DASHBOARD_ADDRESS}}
+            return distributed.SpecCluster(workers=spec, scheduler=scheduler, name="hacbsr-gpu")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        n = workers or cores
+        return distributed.LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=DASHBOARD_ADDRESS,
+            env=ONE_THREAD_ENV,
+        )
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A Client on `scheduler` (or $DASK_SCHEDULER_ADDRESS), else on a local cluster closed on exit."""
+    distributed = require_distributed()
+    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if address:
+        try:
+            client = distributed.Client(address, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"cannot reach the Dask scheduler at {address} ({exc}); check the address and that it runs"
+            ) from None
+        with client:
+            yield client
+        return
+    cluster = start_local_cluster(workers)
+    try:
+        with distributed.Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def _failure_reason(future) -> str:
+    from distributed import KilledWorker
+
+    exc = future.exception()
+    if isinstance(exc, KilledWorker):
+        return (
+            "the worker running this item died each time it was tried (killed: out of memory, or a crash); "
+            "try a smaller image or a machine with more memory"
+        )
+    return f"{type(exc).__name__}: {exc}"
+
+
+class BatchRun:
+    """One batch: plan (hash inputs, skip what is done) then `run()`; `cancel()` may come from any thread."""
+
+    def __init__(
+        self,
+        inputs: Iterable[str | Path],
+        out: str | Path,
+        config: HACBSRConfig,
+        *,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        channel_axis: int | None = None,
+        retries: int = DEFAULT_RETRIES,
+        progress: bool = False,
+        on_item: Callable[[dict[str, Any], int, int], Any] | None = None,
+        log: Callable[[str], Any] | None = None,
+    ):
+        require_distributed()  # before any work: the message names the extra to install
+        self.out = Path(out)
+        self.files = expand_inputs(inputs, self.out)
+        self.config = config
+        self.scheduler, self.workers = scheduler, workers
+        self.channel_axis, self.retries = channel_axis, retries
+        self.progress, self.on_item = progress, on_item
+        self.log = log or (lambda message: None)
+        self._cancelled = threading.Event()
+        self._client = None
+        self._pending: dict[Any, str] = {}
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """Stop: the remaining items are cancelled (an item already running on a worker finishes there)."""
+        self._cancelled.set()
+        with self._lock:
+            if self._client is not None and self._pending:
+                self._client.cancel(list(self._pending))
+
+    def run(self) -> BatchReport:
+        start = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        manifest = Manifest.load(self.out)
+        report = BatchReport(out_dir=self.out, manifest=manifest.path)
+        cfg = self.config.to_dict()
+        cfg_hash = config_hash(cfg, self.channel_axis)
+        todo: list[tuple[str, Path, str]] = []
+        for path in self.files:
+            key = path.stem
+            try:
+                content = file_hash(path)
+            except OSError as exc:
+                record = manifest.update(key, input=str(path), status="failed", error=f"{path}: cannot be read ({exc})")
+                report.items.append(record)
+                continue
+            if manifest.is_done(key, content, cfg_hash):
+                report.items.append({**manifest.records[key], "status": "skipped"})
+            else:
+                todo.append((key, path, content))
+        self._notify_planned(report, len(self.files))
+        if todo and not self._cancelled.is_set():
+            try:
+                self._execute(todo, cfg, cfg_hash, manifest, report)
+            except KeyboardInterrupt:
+                report.interrupted = True
+                self.cancel()
+        finished = {item["key"] for item in report.items}
+        for key, path, _ in todo:  # stopped or interrupted before it finished: the next run does it
+            if key not in finished:
+                record = manifest.update(key, input=str(path), status="cancelled", error="stopped before it finished")
+                report.items.append(record)
+        self._pending.clear()
+        report.wall_seconds = time.perf_counter() - start
+        return report
+
+    def _notify_planned(self, report: BatchReport, total: int) -> None:
+        if self.on_item is not None:
+            for done, record in enumerate(report.items, 1):
+                self.on_item(record, done, total)
+
+    def _execute(self, todo, cfg, cfg_hash, manifest: Manifest, report: BatchReport) -> None:
+        with connect(self.scheduler, self.workers) as client:
+            report.dashboard = client.dashboard_link
+            self.log(f"Dask dashboard: {report.dashboard}")
+            try:
+                with self._lock:
+                    self._client = client
+                    self._submit(client, todo, cfg, cfg_hash, manifest)
+                if self._cancelled.is_set():  # stopped while submitting
+                    self.cancel()
+                    return
+                self._collect(manifest, report)
+            finally:
+                with self._lock:
+                    self._client = None
+        if not self._pending:
+            shutil.rmtree(self.out / TMP_DIR_NAME, ignore_errors=True)  # private files of killed workers
+
+    def _submit(self, client, todo, cfg, cfg_hash, manifest: Manifest) -> None:
+        batch_id = uuid.uuid4().hex[:8]
+        for key, path, content in todo:
+            previous = manifest.records.get(key, {})
+            manifest.update(
+                key,
+                input=str(path),
+                content_hash=content,
+                config_hash=cfg_hash,
+                status="queued",
+                error=None,
+                attempts=int(previous.get("attempts", 0)) + 1,
+                queued_at=time.time(),
+            )
+            args = (key, str(path), str(self.out), cfg, self.channel_axis)
+            future = client.submit(run_item, *args, key=f"hacbsr-{key}-{batch_id}", retries=self.retries, pure=False)
+            self._pending[future] = key
+
+    def _collect(self, manifest: Manifest, report: BatchReport) -> None:
+        """Record each item as it finishes (any order), until all are in or the batch is stopped."""
+        distributed = require_distributed()
+        total = len(self.files)
+        bar = self._bar(total, len(report.items))
+        try:
+            for future in distributed.as_completed(list(self._pending)):
+                with self._lock:
+                    key = self._pending.pop(future, None)
+                if key is None:
+                    continue
+                if future.status == "finished":
+                    outcome = {k: v for k, v in future.result().items() if k != "key"}
+                elif future.status == "cancelled":
+                    outcome = {"status": "cancelled", "error": "stopped before it finished"}
+                else:
+                    outcome = {"status": "failed", "error": _failure_reason(future)}
+                record = manifest.update(key, **outcome, finished_at=time.time())
+                report.items.append(record)
+                if bar is not None:
+                    bar.update(1)
+                if self.on_item is not None:
+                    self.on_item(record, len(report.items), total)
+                if self._cancelled.is_set():
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _bar(self, total: int, already: int):
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, initial=already, desc="HACBSR batch", unit="item")
+
+
+def run_batch(
+    inputs: Iterable[str | Path] | str | Path, out: str | Path, config: HACBSRConfig, **options: Any
+) -> BatchReport:
+    """Plan and run a batch (see `BatchRun` for the options); returns its report."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    return BatchRun(inputs, out, config, **options).run()
