@@ -45,12 +45,28 @@ def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
         "sr_png": out_dir / f"{sr}.png",
         "kernel_tiff": out_dir / f"{kernel}.tif",
         "kernel_png": out_dir / f"{kernel}.png",
+        "kernel_map_tiff": out_dir / f"{stem}_HACBSR_kernel_map.tif",
+        "kernels_csv": out_dir / f"{stem}_HACBSR_kernels.csv",
         "json": out_dir / f"{stem}_HACBSR.json",
     }
 
 
+def write_tile_table(path: Path, result: Any, origin: tuple[int, int]) -> None:
+    """CSV of the tiles: grid position, LR box in the input's pixels, FWHM, ellipticity, orientation."""
+    import csv
+
+    from .core.kernel_map import tile_table
+
+    rows = tile_table(result.kernel_map, result.tile_boxes, origin)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def write_result(out_dir: str | Path, stem: str, result: Any, source: dict[str, Any]) -> dict[str, Path]:
-    """SR (float32 TIFF + 8-bit PNG), kernel (TIFF + PNG) and a provenance JSON; returns the paths."""
+    """SR (float32 TIFF + 8-bit PNG), kernel (TIFF + PNG), the kernel map (TIFF + per-tile CSV) when the
+    result has one, and a provenance JSON; returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = output_paths(out_dir, stem, result.config.scale)
@@ -60,6 +76,12 @@ def write_result(out_dir: str | Path, stem: str, result: Any, source: dict[str, 
     write_png(paths["sr_png"], to_preview_uint8(sr_preview, norm.low, norm.high))
     write_tiff(paths["kernel_tiff"], result.kernel)
     write_png(paths["kernel_png"], to_preview_uint8(result.kernel, 0.0, float(result.kernel.max())))
+    if result.kernel_map is not None:  # the per-tile kernels (n_rows, n_cols, K, K) and their shape numbers
+        write_tiff(paths["kernel_map_tiff"], result.kernel_map)
+        roi = source.get("roi")  # [x, y, w, h] of the region run, in the input's pixels
+        write_tile_table(paths["kernels_csv"], result, (roi[1], roi[0]) if roi else (0, 0))
+    else:
+        del paths["kernel_map_tiff"], paths["kernels_csv"]
     write_json(
         paths["json"],
         {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}},

@@ -20,13 +20,14 @@ from .config import HACBSRConfig, is_accelerator
 from .errors import HACBSRError
 
 #: CPU coefficients, from `OMP_NUM_THREADS=2 python benchmarks/memory.py --sizes 64 128 192 --scale 2`
-#: (encoder "fallback", 2 torch threads, Intel Xeon, 2 cores; peak = process RSS high-water mark)
+#: (commit 4ef8f76, encoder "fallback", 2 torch threads on a 2-core Xeon shared with other jobs: load
+#: average ≈ 6 while it ran, so the times are ~3× slower than an idle machine; memory is unaffected)
 CPU_MODEL = {
-    "base_bytes": 1.1e9,
-    "bytes_per_hr_px": 9.0e3,
-    "step_base_s": 0.05,
-    "step_s_per_hr_px": 1.0e-5,
-    "run_fixed_s": 2.0,
+    "base_bytes": 1.034e9,
+    "bytes_per_hr_px": 1.003e4,
+    "step_base_s": 7.755,
+    "step_s_per_hr_px": 1.089e-4,
+    "run_fixed_s": 6.8,
 }
 #: GPU: not calibrated on a GPU yet (no device in the calibrating session). Activations are the same
 #: fp32 tensors, so the CPU's bytes per pixel are used for GPU memory; time is not estimated.
