@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import engine  # (engine.iterate looked up at call time: one place to replace it, e.g. in tests)
 from .config import HACBSRConfig
 from .device import resolve_device
-from .engine import iterate
 from .image import PreparedImage, min_lr_side, prepare_image
 from .records import Result, Step
 from .sampling import upsample_on_grid
@@ -205,7 +205,7 @@ def iterate_tiled(
     overlap = default_overlap(s) if overlap is None else int(overlap)
     grid = plan_grid((h, w), s, max(h, w) if tile is None else int(tile), overlap)
     if grid.count == 1:
-        result = yield from iterate(prepared, cfg, should_stop)
+        result = yield from engine.iterate(prepared, cfg, should_stop)
         result.tile_boxes, result.kernel_map = grid.boxes(), result.kernel[None, None].copy()
         return result
     cfg = cfg.for_device(resolve_device(cfg.device))
@@ -221,7 +221,7 @@ def iterate_tiled(
             stopped = True
             break
         box = assembly.hr_box(index)
-        run = iterate(slice_prepared(prepared, grid.lr_box(index)), cfg, stop)
+        run = engine.iterate(slice_prepared(prepared, grid.lr_box(index)), cfg, stop)
         while True:
             try:
                 step = next(run)
