@@ -72,3 +72,21 @@ def test_widget_shows_the_estimate_before_run_and_explains_a_missing_rectangle(m
     widget.frame.update_estimate(viewer, widget.image.value, widget.make_config())
     assert widget.frame.estimate.value.startswith("Estimate: ≈")
     assert widget.frame.region_box(viewer, widget.image.value) == (5, 10, 46, 71)
+
+
+def test_closing_the_dock_stops_a_tiled_run_within_its_tile(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    source = viewer.add_image(_frame((40, 30)), name="frame")
+    widget = HACBSRWidget(viewer)
+    dock = viewer.window.add_dock_widget(widget, name="HACBSR test")
+    run = HACBSRRun(viewer, source, CFG.replace(iterations=200), tile=30, progress=False, notify=False)
+    widget._run = run
+    run.start()
+    qtbot.waitUntil(lambda: run.last_step is not None and run.last_step.iteration >= 1, timeout=TIMEOUT_MS)
+    viewer.window.remove_dock_widget(dock)
+    widget.native.deleteLater()
+    qtbot.waitUntil(lambda: run.done, timeout=TIMEOUT_MS)
+    assert run.stop_reason == "the HACBSR widget was closed"
+    assert run.result.stopped_early and run.result.tiles_done == 0 and run.result.iterations_done == 0
+    assert np.isnan(run.result.kernel_map).all()  # the stopped tile is not kept: its region keeps the cubic
+    assert run.last_step.tile == 1 and run.last_step.iteration < 200
