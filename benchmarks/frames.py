@@ -8,8 +8,8 @@ options. Seam check: the mean |horizontal and vertical pixel difference| of the 
 columns inside tile overlaps, divided by the same on the other rows/columns (1.0 = no visible seam;
 a seam raises it).
 
-    OMP_NUM_THREADS=2 python benchmarks/frames.py --hr-dir ../shared/data/planetary/hr --image moon_lrocnac_M115143943RE_cal_echo_2_2.png \
-        --sizes 1000 --memory-limit 4
+    OMP_NUM_THREADS=2 python benchmarks/frames.py --hr-dir ../shared/data/planetary/hr \
+        --image moon_lrocnac_M115143943RE_cal_echo_2_2.png --sizes 1000 --memory-limit 4
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def main() -> None:
     from napari_hacbsr.core.degradation import centre_crop
     from napari_hacbsr.core.resources import estimate_resources
 
+    commit = git_commit()  # the code that runs (read now: the tree may change while a long run goes)
     frame = np.asarray(Image.open(args.hr_dir / args.image))
     rows = []
     for size in args.sizes:
@@ -143,7 +144,7 @@ def main() -> None:
     with open(BENCH_OUT / "frames.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*rows[0], "git_commit"])
         writer.writeheader()
-        writer.writerows({**r, "git_commit": git_commit()} for r in rows)
+        writer.writerows({**r, "git_commit": commit} for r in rows)
 
 
 if __name__ == "__main__":
