@@ -16,6 +16,7 @@ _LAZY = {
     "iterate": "napari_hacbsr.core.engine",
     "validate_image": "napari_hacbsr.core.image",
     "super_resolve": "napari_hacbsr.core.api",
+    "estimate_resources": "napari_hacbsr.core.resources",
     "resolve_device": "napari_hacbsr.core.device",
     "simulate": "napari_hacbsr.core.degradation",
     "run_in_viewer": "napari_hacbsr.scripting",

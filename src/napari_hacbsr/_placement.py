@@ -61,12 +61,16 @@ def _check_2d(layer: Any) -> None:
         raise ValueError(f"expected a 2-D (grey or RGB) layer, got ndim={layer.ndim}")
 
 
-def sr_layer_kwargs(layer: Image, scale: int, sampling: str = "stride") -> dict[str, Any]:
-    """Geometry keyword arguments for ``viewer.add_image`` of the ×``scale`` result of ``layer``."""
+def sr_layer_kwargs(
+    layer: Image, scale: int, sampling: str = "stride", origin: tuple[int, int] = (0, 0)
+) -> dict[str, Any]:
+    """Geometry keyword arguments for ``viewer.add_image`` of the ×``scale`` result of ``layer``
+    (or of its region whose top-left LR pixel is ``origin`` = (row, column))."""
     _check_2d(layer)
     s = int(scale)
     src_scale = np.asarray(layer.scale, dtype=float)
-    shift = np.full(2, float(lr_position_of_hr(0.0, s, sampling)))  # LR data position of HR pixel (0, 0)
+    # LR data position of HR pixel (0, 0)
+    shift = np.full(2, float(lr_position_of_hr(0.0, s, sampling))) + np.asarray(origin, dtype=float)
     return {
         "scale": src_scale / s,
         "translate": np.asarray(_physical(layer)(shift), dtype=float),
@@ -97,5 +101,30 @@ def kernel_layer_kwargs(
     return {
         "scale": src_scale / s,
         "translate": np.asarray(_physical(layer)(np.array([top, left])), dtype=float),
+        **_copied_frame(layer),
+    }
+
+
+def tile_map_layer_kwargs(layer: Any, tile_boxes: np.ndarray, origin: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    """Geometry for a one-pixel-per-tile map over ``layer``: pixel (r, c) on tile (r, c)'s centre.
+
+    Tile centres come from ``core.kernel_map.tile_centres`` (LR data positions, shifted by the
+    region's ``origin``); their mean spacing is the map's pixel size in source pixels.
+    """
+    from .core.kernel_map import tile_centres
+
+    _check_2d(layer)
+    rows, cols = tile_centres(tile_boxes)
+    first = np.array([rows[0], cols[0]]) + np.asarray(origin, dtype=float)
+    step = np.array(
+        [
+            (rows[-1] - rows[0]) / (len(rows) - 1) if len(rows) > 1 else tile_boxes[0, 0, 2] - tile_boxes[0, 0, 0],
+            (cols[-1] - cols[0]) / (len(cols) - 1) if len(cols) > 1 else tile_boxes[0, 0, 3] - tile_boxes[0, 0, 1],
+        ],
+        dtype=float,
+    )
+    return {
+        "scale": np.asarray(layer.scale, dtype=float) * step,
+        "translate": np.asarray(_physical(layer)(first), dtype=float),
         **_copied_frame(layer),
     }

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.qt.threading import create_worker
 
+from ._frame_controls import frame_estimate
 from ._friendly import friendly_error
+from ._kernel_map_layers import add_kernel_map_layers
 from ._layers import channel_axis_for, layer_problem, unwrap
 from ._placement import kernel_layer_kwargs, sr_layer_kwargs
 from ._threading import HACBSRWorker, free_device_memory, generate, preload_torch_runtime, viewer_is_open
@@ -67,6 +69,9 @@ class HACBSRRun:
         *,
         progress: bool = True,
         notify: bool = True,
+        tile: int | str | None = "auto",
+        tile_overlap: int | None = None,
+        region: tuple[int, int, int, int] | None = None,
         **listeners: Callable[..., None] | None,
     ) -> None:
         problem = layer_problem(layer)
@@ -92,17 +97,21 @@ class HACBSRRun:
         self.source = layer
         self.source_name = str(layer.name)
         self.scale = int(self.config.scale)
-        # Prepared once (a float copy): the layer's own buffer is never touched.
-        self.prepared = prepare_image(
-            np.asarray(layer.data), self.scale, channel_axis_for(layer), self.config.gray_channels
-        )
+        # Prepared once (a float copy): the layer's own buffer is never touched. `region` is an LR box
+        # (y0, x0, y1, x1) of the layer (rows and columns are its first two axes; RGB is channel-last).
+        self.origin = (0, 0) if region is None else (int(region[0]), int(region[1]))
+        data = np.asarray(layer.data)
+        if region is not None:
+            data = data[region[0] : region[2], region[1] : region[3]]
+        self.prepared = prepare_image(data, self.scale, channel_axis_for(layer), self.config.gray_channels)
+        self.estimate = frame_estimate(self.prepared, self.config, tile, tile_overlap)  # refuses what cannot fit
         self.notify = notify
         self._listeners: dict[str, Callable[..., None] | None] = {
             name: listeners.get(f"on_{name}") for name in CALLBACKS
         }
 
         # Geometry and display are fixed at start: later edits of the source do not move results.
-        self._sr_geometry = sr_layer_kwargs(layer, self.scale, self.config.sampling)
+        self._sr_geometry = sr_layer_kwargs(layer, self.scale, self.config.sampling, self.origin)
         self._kernel_geometry = kernel_layer_kwargs(layer, self.scale)
         # a mission product's georeference, carried to the SR layer so the writer can save it
         self._sr_georef = sr_layer_metadata(layer.metadata, self.scale, self.config.sampling)
@@ -123,6 +132,7 @@ class HACBSRRun:
 
         self.sr_layer: Any = None
         self.kernel_layer: Any = None
+        self.kernel_map_layers: list[Any] = []
         self.setup_step: Step | None = None
         self.last_step: Step | None = None
         self.result: Result | None = None
@@ -150,6 +160,8 @@ class HACBSRRun:
             self.prepared,
             self.config,
             should_stop,
+            self.estimate.tile,
+            self.estimate.overlap,
             _worker_class=HACBSRWorker,
             _start_thread=False,
             _ignore_errors=True,
@@ -167,7 +179,8 @@ class HACBSRRun:
             from napari.utils import progress as napari_progress
 
             self.pbar = napari_progress(
-                total=self.config.outer_iterations, desc=f"HACBSR ×{self.scale} {self.source_name}: kernel warm-up"
+                total=self.config.outer_iterations * self.estimate.tiles,
+                desc=f"HACBSR ×{self.scale} {self.source_name}: kernel warm-up",
             )
 
     # ------------------------------------------------------------------ control
@@ -261,12 +274,12 @@ class HACBSRRun:
                         status="done",
                         stop_reason=self.stop_reason if result.stopped_early else "",
                     )
-                    self._show(result.sr, result.kernel, provenance, final=True)
+                    self._show(result.sr, result.kernel, provenance, final=True, result=result)
                 else:
                     step, self._pending_live = self._pending_live, None
                     if not self._final_written:
                         sr = None if step.stage == "warmup" else step.sr  # G_x still untrained: keep the preview
-                        self._show(sr, step.kernel, self._live_metadata(step), final=False)
+                        self._show(sr, step.kernel, self._live_metadata(step), final=False, box=step.tile_box)
         finally:
             self._flushing = False
 
@@ -278,7 +291,7 @@ class HACBSRRun:
             pbar.set_description(f"HACBSR ×{self.scale} {self.source_name}")
         if self.pbar is not pbar:  # closed by a nested ``finished`` meanwhile
             return
-        delta = int(step.iteration) - int(pbar.n)
+        delta = (step.tile - 1) * int(step.total) + int(step.iteration) - int(pbar.n)
         if delta > 0:
             pbar.update(delta)
 
@@ -355,21 +368,37 @@ class HACBSRRun:
         raw = unwrap(layer)
         return layer is not None and any(unwrap(x) is raw for x in self.viewer.layers)
 
-    def _show(self, sr: np.ndarray | None, kernel: np.ndarray | None, provenance: dict[str, Any], final: bool) -> None:
+    def _show(
+        self,
+        sr: np.ndarray | None,
+        kernel: np.ndarray | None,
+        provenance: dict[str, Any],
+        final: bool,
+        box: tuple[int, int, int, int] | None = None,
+        result: Result | None = None,
+    ) -> None:
         metadata = {"hacbsr": provenance}
         sr_metadata = {**metadata, **self._sr_georef}
         layers = unwrap(self.viewer).layers
         active = layers.selection.active
         selected = set(layers.selection)
         # A live layer the user deleted is not re-created until the final result arrives.
-        if self._present(self.sr_layer):
+        if box is not None:  # a tile of a tiled run: painted into the frame (never creates the layer)
+            if self._present(self.sr_layer) and sr is not None:
+                self.sr_layer.data[box[0] : box[2], box[1] : box[3]] = sr
+                self.sr_layer.refresh()
+        elif self._present(self.sr_layer):
             if sr is not None:  # (None: keep the picture shown)
                 self.sr_layer.data = sr
             self.sr_layer.metadata = sr_metadata
             self.sr_layer.contrast_limits = self._sr_style["contrast_limits"]  # the source's, at every update
         elif sr is not None and (self.sr_layer is None or final):
             self.sr_layer = self.viewer.add_image(
-                sr, name=self.sr_name, metadata=sr_metadata, **self._sr_style, **self._sr_geometry
+                sr if final else np.array(sr),  # a live layer is painted into: our own copy
+                name=self.sr_name,
+                metadata=sr_metadata,
+                **self._sr_style,
+                **self._sr_geometry,
             )
         if kernel is not None:
             if self._present(self.kernel_layer):
@@ -387,6 +416,10 @@ class HACBSRRun:
                     visible=False,
                     **self._kernel_geometry,
                 )
+        if result is not None:
+            self.kernel_map_layers = add_kernel_map_layers(
+                self.viewer, self.source, result, self.kernel_name, self.origin
+            )
         # adding a layer makes it the active one: give the user's selection back
         layers.selection.clear()
         layers.selection.update(selected)
@@ -395,6 +428,9 @@ class HACBSRRun:
     # ------------------------------------------------------------------ status text
     def eta_seconds(self, step: Step | None) -> float | None:
         """Remaining seconds, from the mean time per outer iteration since warm-up ended."""
+        if step is not None and step.tiles > 1:  # tiled: the mean time per iteration over the frame so far
+            done = (step.tile - 1) * step.total + step.iteration
+            return None if done <= 0 else step.elapsed / done * (step.tiles * step.total - done)
         if step is None or step.iteration <= 0 or self._iterate_t0 is None:
             return None
         per_iteration = (step.elapsed - self._iterate_t0) / step.iteration

@@ -106,13 +106,17 @@ class EngineFailure(Exception):
 
 
 def generate(
-    prepared: PreparedImage, config: HACBSRConfig, should_stop: Callable[[], bool]
+    prepared: PreparedImage,
+    config: HACBSRConfig,
+    should_stop: Callable[[], bool],
+    tile: int | None = None,
+    overlap: int | None = None,
 ) -> Generator[Step, None, Result]:
-    """The worker-thread body: the engine's generator, with RuntimeErrors made visible."""
-    from .core.engine import iterate
+    """The worker-thread body: the engine's generator (tiled when `tile` is set), RuntimeErrors made visible."""
+    from .core.tiling import iterate_tiled
 
     try:
-        result = yield from iterate(prepared, config, should_stop)
+        result = yield from iterate_tiled(prepared, config, should_stop, tile=tile, overlap=overlap)
     except RuntimeError as exc:
         raise EngineFailure(exc) from exc
     return result

@@ -24,6 +24,7 @@ from magicgui.widgets import (
 )
 
 from ._advanced import OPTION_NAMES, AdvancedOptions
+from ._frame_controls import FrameControls
 from ._kernel_view import KernelView
 from ._layers import image_problem, unwrap
 from ._run import HACBSRRun
@@ -126,8 +127,18 @@ class HACBSRWidget(Container):
             label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message.native.setStyleSheet("color: #e0a040;")
 
+        self.frame = FrameControls()  # region and resource estimate (whole frames, tiles)
         self.extend(
-            [self.main, self.advanced_toggle, self.advanced, self.buttons, self.message, self.status, self.kernel_view]
+            [
+                self.main,
+                self.frame,
+                self.advanced_toggle,
+                self.advanced,
+                self.buttons,
+                self.message,
+                self.status,
+                self.kernel_view,
+            ]
         )
 
         # ------------------------------------------------------------ wiring
@@ -139,6 +150,8 @@ class HACBSRWidget(Container):
         self.iterations.changed.connect(self._on_iterations_edited)
         self.yield_every.changed.connect(self._on_live_every_edited)
         self.image.changed.connect(self._on_image_picked)
+        for control in (self.frame.region, self.device, self.iterations):
+            control.changed.connect(self._update_estimate)
         self.scale.changed.connect(self._on_image_changed)
         self.custom_scale.changed.connect(self._on_image_changed)
         unwrap(viewer).layers.selection.events.active.connect(self._follow_active_layer)
@@ -207,6 +220,14 @@ class HACBSRWidget(Container):
         layer = self.image.value
         problem = image_problem(layer, self.scale_factor) if layer is not None else None
         self.message.value = wrappable(problem) if problem else ""
+        self._update_estimate()
+
+    def _update_estimate(self, _value: Any = None) -> None:
+        try:
+            config = self.make_config()
+        except ValueError:
+            return
+        self.frame.update_estimate(self._viewer, self.image.value, config)
 
     # ------------------------------------------------------------------ defaults
     def _update_defaults(self, _value: Any = None) -> None:
@@ -304,6 +325,7 @@ class HACBSRWidget(Container):
         layer = self.image.value
         try:
             config = self.make_config()
+            region = self.frame.region_box(self._viewer, layer)
             run = HACBSRRun(
                 self._viewer,
                 layer,
@@ -313,6 +335,7 @@ class HACBSRWidget(Container):
                 on_result=self._on_result,
                 on_error=self._on_error,
                 on_finished=self._on_finished,
+                region=region,
             )
         except ValueError as exc:
             name = f" on '{layer.name}'" if layer is not None else ""
@@ -366,7 +389,8 @@ class HACBSRWidget(Container):
             loss = step.losses.get("data", next(iter(step.losses.values()), None))
             loss_text = f"{loss:.3e}" if loss is not None else "–"
             text = (
-                f"Iteration {step.iteration}/{step.total} · loss {loss_text} · "
+                (f"Tile {step.tile}/{step.tiles} · " if step.tiles > 1 else "")
+                + f"Iteration {step.iteration}/{step.total} · loss {loss_text} · "
                 f"elapsed {format_seconds(step.elapsed)} · ETA {format_seconds(run.eta_seconds(step))}"
             )
         self._status_line(text)

@@ -18,6 +18,7 @@ from . import __version__
 from .core.config import ENCODERS, MODES, PRECISIONS, PROTOCOLS
 from .core.image import display_range, preview_uint8
 from .files import ImageReadError, read_image, read_product, write_json, write_png, write_tiff
+from .frames import add_frame_options, crop_roi, frame_run_options
 from .outputs import write_result
 
 # The demo's HR crop per kind of device (its schedule is the config's device policy): the whole
@@ -97,7 +98,7 @@ def _run_engine(image: np.ndarray, args: argparse.Namespace, channel_axis: int |
     from .core.errors import EncoderFallbackWarning
 
     def announce(step) -> None:
-        if step.stage == "setup":
+        if step.stage == "setup" and step.tile == 1:  # (a tiled run: once, for its first tile)
             lr = "×".join(str(n) for n in image.shape[:2]) if channel_axis in (None, -1) else str(image.shape)
             print(
                 f"hacbsr: {lr} px at ×{args.scale} on {step.device_name}: {step.total} outer iterations; "
@@ -118,6 +119,7 @@ def _summary(result) -> str:
     return (
         f"device {result.device_name}; encoder {result.encoder}; {result.iterations_done} iterations"
         f"{' (stopped early)' if result.stopped_early else ''} in {t['total']:.1f} s; "
+        f"{result.tiles_done} of {1 if result.tile_boxes is None else result.tile_boxes[..., 0].size} tile(s); "
         f"LR-consistency MSE {result.lr_consistency:.3e}"
     )
 
@@ -130,16 +132,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         image, channel_axis, georef = read_product(args.image, args.channel_axis)
     except ImageReadError as exc:
         return _fail(str(exc))
+    source = {"input": str(args.image), "input_shape": list(image.shape)}
     try:
-        result = _run_engine(image, args, channel_axis)
+        if args.roi is not None:
+            image = crop_roi(image, args.roi, channel_axis)
+            source["roi"] = list(args.roi)
+            if georef is not None:  # the region's own georeference: (x, y) is its top-left pixel
+                from .mission.georef import crop_georef
+
+                georef = crop_georef(georef, row=args.roi[1], col=args.roi[0])
+        tiling = frame_run_options(image, args, channel_axis, _config_overrides(args))
+        result = _run_engine(image, args, channel_axis, **tiling)
     except ValueError as exc:
         return _fail(f"{args.image}: {exc}")
     except HACBSRError as exc:
         return _fail(str(exc), 3)
     out_dir = Path(args.output) if args.output else Path(args.image).parent
-    paths = write_result(
-        out_dir, Path(args.image).stem, result, {"input": str(args.image), "input_shape": list(image.shape)}, georef
-    )
+    paths = write_result(out_dir, Path(args.image).stem, result, source, georef)
     print(_summary(result))
     for name, path in paths.items():
         print(f"  {name:12s} {path}")
@@ -281,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="channel axis of a 3-D image (colour images are detected automatically)",
     )
     _add_engine_options(run)
+    add_frame_options(run)
     run.set_defaults(func=cmd_run)
 
     from .batching.cli import add_batch_parser

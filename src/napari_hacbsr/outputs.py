@@ -46,8 +46,23 @@ def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
         "sr_png": out_dir / f"{sr}.png",
         "kernel_tiff": out_dir / f"{kernel}.tif",
         "kernel_png": out_dir / f"{kernel}.png",
+        "kernel_map_tiff": out_dir / f"{stem}_HACBSR_kernel_map.tif",
+        "kernels_csv": out_dir / f"{stem}_HACBSR_kernels.csv",
         "json": out_dir / f"{stem}_HACBSR.json",
     }
+
+
+def write_tile_table(path: Path, result: Any, origin: tuple[int, int]) -> None:
+    """CSV of the tiles: grid position, LR box in the input's pixels, FWHM, ellipticity, orientation."""
+    import csv
+
+    from .core.kernel_map import tile_table
+
+    rows = tile_table(result.kernel_map, result.tile_boxes, origin)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def write_result(
@@ -76,6 +91,12 @@ def write_result(
     write_png(paths["sr_png"], preview_uint8(sr_preview, *display_range(norm)))
     write_tiff(paths["kernel_tiff"], result.kernel)
     write_png(paths["kernel_png"], preview_uint8(result.kernel, 0.0, float(result.kernel.max())))
+    if result.kernel_map is not None:  # the per-tile kernels (n_rows, n_cols, K, K) and their shape numbers
+        write_tiff(paths["kernel_map_tiff"], result.kernel_map)
+        roi = source.get("roi")  # [x, y, w, h] of the region run, in the input's pixels
+        write_tile_table(paths["kernels_csv"], result, (roi[1], roi[0]) if roi else (0, 0))
+    else:
+        del paths["kernel_map_tiff"], paths["kernels_csv"]
     record = {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}}
     if georeference is not None:
         record["georeference"] = georeference

@@ -46,6 +46,9 @@ def run_in_viewer(
     *,
     config: HACBSRConfig | None = None,
     progress: bool = True,
+    tile: int | str | None = "auto",
+    tile_overlap: int | None = None,
+    region: tuple[int, int, int, int] | None = None,
     **config_overrides: Any,
 ) -> HACBSRWorker:
     """Super-resolve ``layer`` in a background thread, with the widget's live layers.
@@ -66,6 +69,10 @@ def run_in_viewer(
         Start from this configuration; keyword overrides win.
     progress : bool
         Show a napari progress bar (activity dock).
+    tile, tile_overlap : as in ``super_resolve``
+        ``"auto"`` tiles only when the frame does not fit the free memory (refused when nothing fits).
+    region : (y0, x0, y1, x1), optional
+        Run on this LR box of ``layer`` only; the result is placed over exactly that region.
     **config_overrides
         Any ``HACBSRConfig`` field: ``seed=1, device="cpu", encoder="fallback", yield_every=5`` …
 
@@ -92,7 +99,9 @@ def run_in_viewer(
     if iterations is not None:
         changes["iterations"] = int(iterations)
     cfg = (config if config is not None else HACBSRConfig()).replace(**changes)
-    return HACBSRRun(viewer, source, cfg, progress=progress).start()
+    return HACBSRRun(
+        viewer, source, cfg, progress=progress, tile=tile, tile_overlap=tile_overlap, region=region
+    ).start()
 
 
 def add_result(viewer: napari.Viewer, source_layer: Image | str, result: Result, name: str | None = None) -> Image:

@@ -154,3 +154,15 @@ def test_run_in_viewer_carries_the_georeference_to_the_sr_layer(make_napari_view
         assert dst.crs.to_epsg() == 32633
         # pixel (0, 0)'s centre: napari world (-N, E) of the SR layer == the GeoTIFF's (E, N)
         np.testing.assert_allclose(dst.xy(0, 0), (sr.translate[1], -sr.translate[0]))
+
+
+def test_a_crop_keeps_its_place_in_the_world():
+    from napari_hacbsr.mission.georef import crop_georef
+
+    georef = {"transform": [500000.0, 10.0, 0.0, 4200000.0, 0.0, -10.0], "wcs": {"CRPIX1": 50.5, "CRPIX2": 20.0}}
+    crop = crop_georef(georef, row=7, col=3)
+    x0, a, _, y0, _, e = crop["transform"]
+    # the crop's pixel corner (0, 0) is the source's corner (row 7, col 3)
+    assert (x0, y0) == (500000.0 + 3 * 10.0, 4200000.0 - 7 * 10.0) and (a, e) == (10.0, -10.0)
+    assert crop["wcs"] == {"CRPIX1": 47.5, "CRPIX2": 13.0}
+    assert georef["transform"][0] == 500000.0  # the source's georeference is untouched

@@ -10,10 +10,11 @@ import numpy as np
 
 from .config import HACBSRConfig
 from .device import resolve_device
-from .engine import iterate
 from .errors import EncoderFallbackWarning
 from .image import prepare_image
 from .records import Result, Step
+from .resources import InsufficientMemoryError, estimate_resources
+from .tiling import iterate_tiled
 
 
 def super_resolve(
@@ -25,6 +26,9 @@ def super_resolve(
     progress: bool = False,
     callback: Callable[[Step], Any] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    tile: int | str | None = "auto",
+    tile_overlap: int | None = None,
+    memory_budget: float | None = None,
     **overrides: Any,
 ) -> Result:
     """Super-resolve `image` by `scale` and return the `Result` (blocking).
@@ -34,11 +38,29 @@ def super_resolve(
     (`HACBSRConfig.for_device`), as in the widget and the CLI. `progress=True` shows a tqdm bar;
     `callback(step)` is called for every yielded `Step`. When CLIP was wanted but its weights are
     missing, one EncoderFallbackWarning (a RuntimeWarning) says so (the fallback encoder is used).
+
+    tile: "auto" (the default, as in the widget) runs untiled when the frame fits `memory_budget`
+    (bytes; default 60 % of the free memory, `core.resources`), else in the largest LR tiles that fit,
+    and refuses (InsufficientMemoryError) when none does; an int is an LR tile side; None never tiles.
+    tile_overlap: LR pixels shared by neighbouring tiles (default `core.tiling.default_overlap`).
     """
     cfg = (config or HACBSRConfig()).replace(scale=scale, **overrides)
     cfg = cfg.for_device(resolve_device(cfg.device))
     prepared = prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)  # bad input fails here, first
-    gen = iterate(prepared, cfg, should_stop)
+    if tile == "auto":
+        estimate = estimate_resources(
+            prepared.lr_shape,
+            cfg.scale,
+            cfg,
+            cfg.device,
+            overlap=tile_overlap,
+            budget_bytes=memory_budget,
+            channels=prepared.input_channels,
+        )
+        if not estimate.fits:
+            raise InsufficientMemoryError(estimate.message)
+        tile = estimate.tile
+    gen = iterate_tiled(prepared, cfg, should_stop, tile=tile, overlap=tile_overlap)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -55,7 +77,8 @@ def super_resolve(
 
                 warnings.warn(describe_encoder(step.encoder, step.encoder_note), EncoderFallbackWarning, stacklevel=2)
             if bar is not None:
-                bar.n = step.iteration
+                bar.total = cfg.outer_iterations * step.tiles
+                bar.n = (step.tile - 1) * cfg.outer_iterations + step.iteration
                 loss = step.losses.get("data")
                 if loss is not None:
                     bar.set_postfix(loss=f"{loss:.2e}", refresh=False)

@@ -132,8 +132,8 @@ class Solver:
         """Fit G_k to prior kernels (A18); returns False if stopped."""
         t0 = time.perf_counter()
         try:
-            for i in range(self.cfg.kernel_warmup):
-                if i % 20 == 0 and should_stop():
+            for _ in range(self.cfg.kernel_warmup):
+                if should_stop():  # every step: Stop answers within one step in every stage
                     return False
                 target = self._kernels(1, self.draw_kernel)[0]
                 self._kernel_step(F.mse_loss(self.net_k(self.z_k), target))
@@ -257,6 +257,17 @@ class Solver:
             k = self.k_last if self.k_last is not None else self.net_k(self.z_k)
         return x, k
 
+    @property
+    def trained(self) -> bool:
+        """Whether an image step has run (else the generator's output is untrained noise)."""
+        return self.x_last is not None
+
+    def kernel_estimate(self) -> np.ndarray:
+        """The current kernel alone (no image forward pass)."""
+        with torch.no_grad():
+            k = self.k_last if self.k_last is not None else self.net_k(self.z_k)
+        return k.cpu().numpy().astype(np.float32)
+
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         x, k = self.current_estimate()
         return self.prepared.to_output(x[0].cpu().numpy()), k.cpu().numpy().astype(np.float32)
@@ -330,7 +341,9 @@ def iterate(
         preview = prepared.to_output(np.clip(upsample_on_grid(prepared.y, cfg.scale, cfg.sampling), 0.0, 1.0))
         yield Step(0, total, "setup", {}, None, time.perf_counter() - start, preview, None, **run_info)
         stopped = not solver.warmup(stop)
-        sr, kernel = solver.snapshot()
+        # stopped in warm-up: no forward pass of the untrained generator (memory and time for noise);
+        # the cubic upsample stands in for the picture
+        sr, kernel = (preview, solver.kernel_estimate()) if stopped else solver.snapshot()
         yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel)
         done = 0
         for index in range(total if not stopped else 0):
@@ -342,7 +355,8 @@ def iterate(
             with_arrays = done == 1 or done == total or done % cfg.live_every == 0
             sr, kernel = solver.snapshot() if with_arrays else (None, None)
             yield Step(done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel)
-        sr, kernel = solver.snapshot()
+        if solver.trained or not stopped:
+            sr, kernel = solver.snapshot()
         timings = dict(solver.timings)
         timings["total"] = time.perf_counter() - start
         return Result(
@@ -357,7 +371,7 @@ def iterate(
             missing_pixels=prepared.missing_pixels,
             channel_axis=prepared.channel_axis,
             losses=history,
-            lr_consistency=solver.lr_consistency(),
+            lr_consistency=solver.lr_consistency() if solver.trained or not stopped else float("nan"),
             inner_steps_done=solver.global_step,
         )
     except Exception as exc:

@@ -10,7 +10,7 @@ import numpy as np
 from .config import HACBSRConfig
 from .image import Normalization
 
-STAGES = ("setup", "warmup", "iterate")
+STAGES = ("setup", "warmup", "iterate", "tile")
 
 
 def package_version() -> str:
@@ -34,7 +34,9 @@ class Step:
 
     iteration: int  # outer iterations completed (0 for the warm-up record)
     total: int  # outer iterations planned
-    stage: str  # one of STAGES: "setup" (first; device + encoder), "warmup" (after kernel warm-up), "iterate"
+    # one of STAGES: "setup" (first; device + encoder), "warmup" (after kernel warm-up), "iterate",
+    # "tile" (a tile of a tiled run finished: `sr` is the blended picture inside `tile_box`)
+    stage: str
     losses: dict[str, float]  # last values: "data", "kernel", "kl", "contrast", "meta", ...
     alpha: float | None  # last EMA momentum of the history model (None before the first update)
     elapsed: float  # seconds since the run started
@@ -45,6 +47,12 @@ class Step:
     device_name: str = ""  # e.g. "cuda:0 — NVIDIA H100 80GB HBM3", "CPU — no GPU found"
     encoder: str = ""  # e.g. "clip:ViT-B-32/openai", "fallback:pixels-224", "none"
     encoder_note: str = ""  # why the fallback encoder is used, or ""
+    # tiled runs (core.tiling): which tile the record belongs to (1-based) of how many, and that tile's
+    # HR box (y0, x0, y1, x1) in the output's pixels; `sr`, when present, covers exactly that box.
+    # An untiled run is tile 1 of 1 with tile_box None (`sr` covers the whole output).
+    tile: int = 1
+    tiles: int = 1
+    tile_box: tuple[int, int, int, int] | None = None
 
 
 @dataclass
@@ -67,6 +75,11 @@ class Result:
     losses: list[dict[str, float]] = field(default_factory=list)  # one record per outer iteration
     lr_consistency: float = float("nan")  # masked MSE of (sr ⊛ k)↓s vs the LR input, [0,1] units
     inner_steps_done: int = 0
+    # the tile grid (core.tiling): LR boxes (n_rows, n_cols, 4) as (y0, x0, y1, x1) and each tile's kernel
+    # (n_rows, n_cols, K, K; NaN where a tile did not finish); an untiled run is a 1×1 grid
+    tile_boxes: np.ndarray | None = None
+    kernel_map: np.ndarray | None = None
+    tiles_done: int = 1
 
     @property
     def final_losses(self) -> dict[str, float]:
@@ -91,4 +104,6 @@ class Result:
             "final_losses": self.final_losses,
             "lr_consistency": self.lr_consistency,
             "inner_steps_done": self.inner_steps_done,
+            "tiles": None if self.tile_boxes is None else list(self.tile_boxes.shape[:2]),
+            "tiles_done": self.tiles_done,
         }

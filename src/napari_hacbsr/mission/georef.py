@@ -147,3 +147,18 @@ def sr_layer_metadata(source_metadata: Any, scale: int, convention: str = "strid
     if not isinstance(georef, dict) or not (georef.get("transform") or georef.get("wcs")):
         return {}
     return {"mission": sr_georef(georef, scale, convention)}
+
+
+def crop_georef(georef: dict[str, Any], row: int, col: int) -> dict[str, Any]:
+    """The georeference of a crop whose pixel (0, 0) is the source's (row, col)."""
+    out = dict(georef)
+    if georef.get("transform") is not None:
+        x0, a, b, y0, d, e = georef["transform"]
+        out["transform"] = [x0 + a * col + b * row, a, b, y0 + d * col + e * row, d, e]
+    if georef.get("wcs"):
+        wcs = dict(georef["wcs"])
+        for key, shift in (("CRPIX1", col), ("CRPIX2", row)):
+            if key in wcs:
+                wcs[key] = float(wcs[key]) - shift
+        out["wcs"] = wcs
+    return out

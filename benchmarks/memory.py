@@ -1,0 +1,122 @@
+"""Calibrate the resource model of `napari_hacbsr.core.resources` (peak memory and time of one run).
+
+Each size runs in a fresh subprocess (so its peak RSS is its own): a short HACBSR run on a random LR
+image (encoder "fallback", CPU) records the process's resident memory before the run, its peak
+(VmHWM) during the run, and the seconds per inner image step. The parent fits
+
+    peak_rss  = base + bytes_per_hr_px · (H·W)          (H, W: the HR side lengths)
+    step_time = step_base + seconds_per_hr_px · (H·W)   (all stages after warm-up, per inner step)
+    run_fixed = setup + warm-up seconds (mean over sizes)
+
+by least squares and prints the coefficients to paste into `core/resources.py` (CPU_MODEL), plus a
+table and a CSV (bench_out/memory.csv, with the git commit).
+
+    OMP_NUM_THREADS=2 python benchmarks/memory.py --sizes 64 128 192 --scale 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from _common import BENCH_OUT, _proc_status_kb, git_commit, markdown_table
+
+
+def child(lr_side: int, scale: int) -> None:
+    import torch
+
+    from napari_hacbsr.core.config import HACBSRConfig
+    from napari_hacbsr.core.engine import iterate
+
+    rng = np.random.default_rng(0)
+    image = rng.random((lr_side, lr_side)).astype(np.float32)
+    cfg = HACBSRConfig(
+        scale=scale, iterations=2, inner_steps=5, kernel_warmup=5, encoder="fallback", device="cpu", yield_every=1
+    )
+    torch.zeros(1)  # torch's own start-up allocations belong to the base
+    before = _proc_status_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    gen = iterate(image, cfg)
+    t0 = time.perf_counter()
+    try:
+        while True:
+            next(gen)
+    except StopIteration as done:
+        result = done.value
+    wall = time.perf_counter() - t0
+    peak = _proc_status_kb("VmHWM")
+    t = result.timings  # per inner step: everything after warm-up (KL, CIL, history, meta) shared out
+    step = (t["total"] - t["setup"] - t["warmup"]) / max(result.inner_steps_done, 1)
+    print(
+        json.dumps(
+            {
+                "lr_side": lr_side,
+                "scale": scale,
+                "hr_px": (lr_side * scale) ** 2,
+                "rss_before_kb": before,
+                "peak_kb": peak,
+                "step_s": step,
+                "wall_s": wall,
+                "fixed_s": t["setup"] + t["warmup"],
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 192], help="LR sides to measure")
+    parser.add_argument("--scale", type=int, default=2)
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        child(args.child, args.scale)
+        return
+    rows = []
+    for side in args.sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(side), "--scale", str(args.scale)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    hr = np.array([r["hr_px"] for r in rows], float)
+    design = np.stack([np.ones_like(hr), hr], axis=1)
+    (base, per_px), *_ = np.linalg.lstsq(design, np.array([r["peak_kb"] * 1024.0 for r in rows]), rcond=None)
+    (step_base, step_px), *_ = np.linalg.lstsq(design, np.array([r["step_s"] for r in rows]), rcond=None)
+    fixed = float(np.mean([r["fixed_s"] for r in rows]))
+    table = [
+        [
+            str(r["lr_side"]),
+            str(r["hr_px"]),
+            f"{r['rss_before_kb'] / 2**20:.2f}",
+            f"{r['peak_kb'] / 2**20:.2f}",
+            f"{r['step_s']:.3f}",
+        ]
+        for r in rows
+    ]
+    print(markdown_table(["LR side", "HR px", "RSS before (GiB)", "peak RSS (GiB)", "s / inner step"], table))
+    commit = git_commit()
+    print(f"\nfit (commit {commit}, {rows[0]['threads']} torch threads, ×{args.scale}):")
+    print(
+        f"  base_bytes={base:.4g}, bytes_per_hr_px={per_px:.4g}, step_base_s={step_base:.4g}, "
+        f"step_s_per_hr_px={step_px:.4g}, run_fixed_s={fixed:.3g}"
+    )
+    BENCH_OUT.mkdir(exist_ok=True)
+    with open(BENCH_OUT / "memory.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*rows[0], "git_commit"])
+        writer.writeheader()
+        writer.writerows({**r, "git_commit": commit} for r in rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Whole frames in the widget: which region to run on, and the resource estimate shown before Run.
+
+Regions: the whole image (tiled when it does not fit the free memory), the part of it in the current
+canvas view, or the last rectangle of the topmost Shapes layer. A region is an LR box
+(y0, x0, y1, x1) of the source's data, clipped to the image; the run's layers sit over exactly it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, Label
+
+from ._layers import spatial_shape
+
+REGIONS = ("Whole image", "Current view", "Shapes rectangle")
+
+
+def frame_estimate(prepared: Any, config: Any, tile: int | str | None = "auto", overlap: int | None = None) -> Any:
+    """The run's resource estimate (tiles chosen for the free memory); ValueError when nothing fits."""
+    from .core.resources import estimate_resources
+
+    estimate = estimate_resources(
+        prepared.lr_shape,
+        config.scale,
+        config,
+        config.device,
+        tile=tile,
+        overlap=overlap,
+        channels=prepared.input_channels,
+    )
+    if not estimate.fits:
+        raise ValueError(estimate.message)
+    return estimate
+
+
+def _box_from_world(layer: Any, corners_world: np.ndarray) -> tuple[int, int, int, int]:
+    """LR box of `layer` covering world points (n, 2), clipped to the image; ValueError if empty."""
+    data = np.array([layer.world_to_data(p)[-2:] for p in corners_world])
+    rows, cols = spatial_shape(layer)
+    y0, x0 = np.clip(np.floor(data.min(axis=0) + 0.5), 0, [rows, cols]).astype(int)
+    y1, x1 = np.clip(np.ceil(data.max(axis=0) + 0.5), 0, [rows, cols]).astype(int)
+    if y1 <= y0 or x1 <= x0:
+        raise ValueError(f"the chosen region does not overlap '{layer.name}'; move the view or the rectangle onto it")
+    return int(y0), int(x0), int(y1), int(x1)
+
+
+def view_box(viewer: Any, layer: Any) -> tuple[int, int, int, int]:
+    """The part of `layer` visible in the canvas."""
+    canvas = getattr(viewer, "canvas", None)
+    if canvas is None:
+        raise ValueError("this napari version does not say what the canvas shows; choose Whole image or a rectangle")
+    centre = np.asarray(viewer.camera.center[-2:], dtype=float)
+    half = np.asarray(canvas.size[-2:], dtype=float) / float(viewer.camera.zoom) / 2.0
+    return _box_from_world(layer, np.array([centre - half, centre + half]))
+
+
+def shapes_box(viewer: Any, layer: Any) -> tuple[int, int, int, int]:
+    """The bounding box of the last shape of the topmost Shapes layer."""
+    from napari.layers import Shapes
+
+    shapes = [x for x in viewer.layers if isinstance(x, Shapes) and len(x.data)]
+    if not shapes:
+        raise ValueError("there is no Shapes layer with a rectangle; draw one (New shapes layer → rectangle)")
+    top = shapes[-1]
+    corners = np.asarray(top.data[-1], dtype=float)[:, -2:]
+    world = np.array([top.data_to_world(p) for p in corners])[:, -2:]
+    return _box_from_world(layer, world)
+
+
+class FrameControls(Container):
+    """Region choice and the estimate line; the widget asks `region_box` at Run."""
+
+    def __init__(self) -> None:
+        super().__init__(labels=True)
+        self.region = ComboBox(
+            label="Region",
+            choices=list(REGIONS),
+            value=REGIONS[0],
+            tooltip="Whole image (tiled when it does not fit in memory), the current view, or a Shapes rectangle",
+        )
+        self.estimate = Label(value="")
+        self.estimate.native.setWordWrap(True)
+        self.extend([self.region, self.estimate])
+
+    def region_box(self, viewer: Any, layer: Any) -> tuple[int, int, int, int] | None:
+        """None for the whole image, else the LR box (ValueError with advice when it cannot be had)."""
+        if layer is None or self.region.value == REGIONS[0]:
+            return None
+        return view_box(viewer, layer) if self.region.value == REGIONS[1] else shapes_box(viewer, layer)
+
+    def update_estimate(self, viewer: Any, layer: Any, config: Any) -> None:
+        """Show peak memory, time and tiles for this layer, region, scale and device (or why not)."""
+        if layer is None:
+            self.estimate.value = ""
+            return
+        try:
+            from .core.image import min_lr_side
+            from .core.resources import estimate_resources
+
+            box = self.region_box(viewer, layer)
+            rows, cols = spatial_shape(layer) if box is None else (box[2] - box[0], box[3] - box[1])
+            if min(rows, cols) < min_lr_side(config.scale):
+                raise ValueError(f"the region is {rows}×{cols} px, too small at ×{config.scale}")
+            channels = 3 if getattr(layer, "rgb", False) else 1
+            est = estimate_resources((rows, cols), config.scale, config, config.device, channels=channels)
+            text = f"Estimate: {est.summary()}" if est.fits else f"Will not start: {est.message}"
+        except ValueError as exc:
+            text = f"Estimate unavailable: {exc}"
+        self.estimate.value = text

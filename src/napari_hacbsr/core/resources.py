@@ -1,0 +1,232 @@
+"""Resource estimate before a run: peak memory and time, the memory free, and the tiles that fit.
+
+One run's peak memory and time grow with its HR pixel count (the generator's activations and their
+gradients dominate); the coefficients below are measured, never guessed:
+
+    peak  = base + bytes_per_hr_px · (H·W of one tile)  [+ frame buffers of a tiled run]
+    time  = tiles · (run_fixed_s + N·P · (step_base_s + step_s_per_hr_px · H·W of one tile))
+
+The frame buffers of a tiled run (cubic fill, weighted sum, weights, the result) are
+`FRAME_BYTES_PER_HR_PX` per output channel and HR pixel of the whole frame (core.tiling.Assembly).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .config import HACBSRConfig, is_accelerator
+from .errors import HACBSRError
+
+#: CPU coefficients, from `OMP_NUM_THREADS=2 python benchmarks/memory.py --sizes 64 128 192 --scale 2`
+#: (commit 4ef8f76, encoder "fallback", 2 torch threads on a 2-core Xeon shared with other jobs: load
+#: average ≈ 6 while it ran, so the times are ~3× slower than an idle machine; memory is unaffected)
+CPU_MODEL = {
+    "base_bytes": 1.034e9,
+    "bytes_per_hr_px": 1.003e4,
+    "step_base_s": 7.755,
+    "step_s_per_hr_px": 1.089e-4,
+    "run_fixed_s": 6.8,
+}
+#: GPU: not calibrated on a GPU yet (no device in the calibrating session). Activations are the same
+#: fp32 tensors, so the CPU's bytes per pixel are used for GPU memory; time is not estimated.
+GPU_MODEL = {"base_bytes": 0.5e9, "bytes_per_hr_px": CPU_MODEL["bytes_per_hr_px"]}
+#: weights of the CLIP ViT-B-32 encoder (151 M fp32 parameters) when the run may load it
+CLIP_BYTES = 0.61e9
+#: float64 weighted sum + float32/64 fill and result per output channel, plus weights and their total
+FRAME_BYTES_PER_HR_PX = 56
+#: share of the free memory a run may plan to use (the rest: napari, other programs, estimate error)
+DEFAULT_BUDGET_FRACTION = 0.6
+
+
+class InsufficientMemoryError(HACBSRError):
+    """Even the smallest tile does not fit in the memory budget: the run is refused before it starts."""
+
+
+def available_memory(device: Any) -> int | None:
+    """Bytes free for a run on `device`: available RAM on CPU, free GPU memory on CUDA, None if unknown."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(torch.device(str(device)))
+        return int(free)
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        try:
+            with open("/proc/meminfo") as fh:
+                for line in fh:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
+
+
+def _model(device: str) -> dict[str, float]:
+    return GPU_MODEL if is_accelerator(device) else CPU_MODEL
+
+
+def run_peak_bytes(hr_px: int, config: HACBSRConfig, device: str) -> float:
+    """Peak memory of one untiled run with `hr_px` HR pixels."""
+    model = _model(device)
+    peak = model["base_bytes"] + model["bytes_per_hr_px"] * hr_px
+    return peak + (CLIP_BYTES if config.encoder in ("auto", "clip") else 0.0)
+
+
+def run_seconds(hr_px: int, config: HACBSRConfig, device: str) -> float | None:
+    """Seconds of one run with `hr_px` HR pixels (None where the device is not calibrated)."""
+    model = _model(device)
+    if "step_s_per_hr_px" not in model:
+        return None
+    steps = config.outer_iterations * config.inner_steps
+    return model["run_fixed_s"] + steps * (model["step_base_s"] + model["step_s_per_hr_px"] * hr_px)
+
+
+@dataclass
+class ResourceEstimate:
+    """What a run will need, and whether it fits (`message` says why not and what to do)."""
+
+    shape: tuple[int, int]  # LR (h, w)
+    scale: int
+    device: str
+    peak_bytes: float
+    seconds: float | None
+    tile: int | None  # LR tile side; None = untiled
+    overlap: int
+    grid: tuple[int, int]  # tile rows, columns
+    available_bytes: int | None
+    budget_bytes: float | None
+    fits: bool
+    message: str = ""
+
+    @property
+    def tiles(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def summary(self) -> str:
+        """One line for the widget and the CLI."""
+        time_text = "time not calibrated for this device" if self.seconds is None else f"≈{_duration(self.seconds)}"
+        tiles = (
+            "1 tile" if self.tile is None else f"{self.tiles} tiles ({self.grid[0]}×{self.grid[1]} of {self.tile} px)"
+        )
+        free = "" if self.available_bytes is None else f"; {self.available_bytes / 1e9:.1f} GB free"
+        return f"≈{self.peak_bytes / 1e9:.1f} GB peak, {time_text}, {tiles} on {self.device}{free}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _frame_bytes(shape: tuple[int, int], scale: int, channels: int) -> float:
+    return FRAME_BYTES_PER_HR_PX * channels * shape[0] * shape[1] * scale * scale
+
+
+def estimate_resources(
+    shape: tuple[int, ...],
+    scale: int,
+    config: HACBSRConfig | None = None,
+    device: str = "auto",
+    *,
+    tile: int | str | None = "auto",
+    overlap: int | None = None,
+    budget_bytes: float | None = None,
+    channels: int = 1,
+) -> ResourceEstimate:
+    """Peak memory and time of super-resolving an LR image of `shape` (h, w) by `scale` on `device`.
+
+    tile: "auto" (tiles only when the whole frame does not fit the budget), an LR tile side, or None
+    (untiled). budget_bytes: memory the run may use; default DEFAULT_BUDGET_FRACTION of what is free.
+    `fits` is False (with a message saying what to do) when even the smallest tile does not fit.
+    """
+    from .device import resolve_device
+    from .tiling import default_overlap, plan_grid
+
+    h, w = int(shape[0]), int(shape[1])
+    cfg = (config or HACBSRConfig()).replace(scale=scale)
+    resolved = resolve_device(device if device != "auto" else cfg.device)
+    cfg = cfg.for_device(resolved)
+    available = available_memory(resolved)
+    if budget_bytes is None and available is not None:
+        budget_bytes = DEFAULT_BUDGET_FRACTION * available
+    overlap = default_overlap(scale) if overlap is None else int(overlap)
+    message = ""
+    if tile == "auto":
+        try:
+            tile = plan_tiles((h, w), scale, cfg, budget_bytes, str(resolved), overlap=overlap, channels=channels)
+        except InsufficientMemoryError as exc:
+            tile, message = _smallest_tile(scale, overlap), str(exc)
+    side = None if tile is None or int(tile) >= max(h, w) else int(tile)
+    grid = plan_grid((h, w), scale, side or max(h, w), overlap)
+    tile_px = (min(h, side or h) * scale) * (min(w, side or w) * scale)
+    peak = run_peak_bytes(tile_px, cfg, str(resolved))
+    if grid.count > 1:
+        peak += _frame_bytes((h, w), scale, channels)
+    seconds = run_seconds(tile_px, cfg, str(resolved))
+    fits = budget_bytes is None or peak <= budget_bytes
+    if not fits and not message:
+        message = _refusal(h, w, scale, peak, budget_bytes, "tile=auto" if side is None else f"a tile below {side}")
+    return ResourceEstimate(
+        (h, w),
+        scale,
+        str(resolved),
+        peak,
+        None if seconds is None else seconds * grid.count,
+        side,
+        overlap,
+        grid.shape,
+        available,
+        budget_bytes,
+        fits,
+        message,
+    )
+
+
+def _smallest_tile(scale: int, overlap: int) -> int:
+    from .image import min_lr_side
+
+    return max(min_lr_side(scale), 2 * overlap + 1)
+
+
+def _refusal(h: int, w: int, scale: int, peak: float, budget: float | None, advice: str) -> str:
+    return (
+        f"a {h}×{w} image at ×{scale} needs ≈{peak / 1e9:.1f} GB but only ≈{(budget or 0) / 1e9:.1f} GB may be "
+        f"used; the run was not started. Use {advice}, a smaller region or scale, close other programs, "
+        f"or raise the memory budget"
+    )
+
+
+def plan_tiles(
+    shape: tuple[int, ...],
+    scale: int,
+    config: HACBSRConfig | None,
+    budget_bytes: float | None,
+    device: str = "cpu",
+    *,
+    overlap: int | None = None,
+    channels: int = 1,
+) -> int | None:
+    """The LR tile side for this budget: None when the whole frame fits as one run, else the largest
+    square tile whose run plus the frame buffers fit. Raises InsufficientMemoryError when none does."""
+    from .tiling import default_overlap
+
+    h, w = int(shape[0]), int(shape[1])
+    cfg = (config or HACBSRConfig()).replace(scale=scale)
+    if budget_bytes is None or run_peak_bytes(h * w * scale * scale, cfg, device) <= budget_bytes:
+        return None
+    overlap = default_overlap(scale) if overlap is None else int(overlap)
+    model = _model(device)
+    room = budget_bytes - _frame_bytes((h, w), scale, channels) - run_peak_bytes(0, cfg, device)
+    side = math.floor(math.sqrt(max(room, 0.0) / model["bytes_per_hr_px"]) / scale)
+    smallest = _smallest_tile(scale, overlap)
+    if side < smallest:
+        need = run_peak_bytes((smallest * scale) ** 2, cfg, device) + _frame_bytes((h, w), scale, channels)
+        raise InsufficientMemoryError(_refusal(h, w, scale, need, budget_bytes, f"tiles of {smallest} px"))
+    return min(side, max(h, w))

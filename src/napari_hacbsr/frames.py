@@ -1,0 +1,96 @@
+"""Whole frames from the command line: region of interest, tiling options and the estimate printed first.
+
+Kept out of cli.py so the CLI only wires these in: `add_frame_options`, `crop_roi`, `frame_run_options`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+
+def parse_roi(text: str) -> tuple[int, int, int, int]:
+    """ "x,y,w,h" (pixels of the input; x = column, y = row of the top-left corner) -> ints."""
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--roi must be four integers x,y,w,h (top-left column, row, width, height), got {text!r}"
+        ) from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise argparse.ArgumentTypeError(f"--roi {text!r}: x and y must be >= 0 and w, h > 0")
+    return x, y, w, h
+
+
+def spatial_axes(ndim: int, channel_axis: int | None) -> tuple[int, int]:
+    axes = [a for a in range(ndim) if channel_axis is None or a != channel_axis % ndim]
+    return axes[0], axes[1]
+
+
+def crop_roi(image: np.ndarray, roi: tuple[int, int, int, int], channel_axis: int | None) -> np.ndarray:
+    """The region of `image` (a view); ValueError when it leaves the image."""
+    x, y, w, h = roi
+    ay, ax = spatial_axes(image.ndim, channel_axis)
+    rows, cols = image.shape[ay], image.shape[ax]
+    if y + h > rows or x + w > cols:
+        raise ValueError(
+            f"--roi {x},{y},{w},{h} leaves the {rows}×{cols} image (rows × columns); choose a region inside it"
+        )
+    index: list[Any] = [slice(None)] * image.ndim
+    index[ay], index[ax] = slice(y, y + h), slice(x, x + w)
+    return image[tuple(index)]
+
+
+def parse_tile(text: str) -> int | str | None:
+    """ "auto" | "none" | an LR tile side."""
+    if text in ("auto", "none"):
+        return None if text == "none" else "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--tile must be auto, none or an integer, got {text!r}") from None
+
+
+def add_frame_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--roi", type=parse_roi, default=None, help="run on a region x,y,w,h of the input (pixels)")
+    p.add_argument(
+        "--tile",
+        type=parse_tile,
+        default="auto",
+        help="auto (tiles only when the frame does not fit the memory budget), none, or an LR tile side",
+    )
+    p.add_argument("--tile-overlap", type=int, default=None, help="LR pixels shared by neighbouring tiles")
+    p.add_argument("--memory-limit", type=float, default=None, help="GB the run may use (default: 60%% of free)")
+
+
+def frame_run_options(
+    image: np.ndarray, args: argparse.Namespace, channel_axis: int | None, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """Print the estimate for this image and return super_resolve's tiling keywords.
+
+    Raises InsufficientMemoryError (the run is refused) when even the smallest tile does not fit.
+    """
+    from .core.config import HACBSRConfig
+    from .core.resources import InsufficientMemoryError, estimate_resources
+
+    ay, ax = spatial_axes(image.ndim, channel_axis)
+    channels = 1 if channel_axis is None else image.shape[channel_axis]
+    budget = None if args.memory_limit is None else args.memory_limit * 1e9
+    config = HACBSRConfig(**overrides)
+    estimate = estimate_resources(
+        (image.shape[ay], image.shape[ax]),
+        args.scale,
+        config,
+        args.device,
+        tile=args.tile,
+        overlap=args.tile_overlap,
+        budget_bytes=budget,
+        channels=channels,
+    )
+    print(f"hacbsr: estimate: {estimate.summary()}", file=sys.stderr)
+    if not estimate.fits:
+        raise InsufficientMemoryError(estimate.message)
+    return {"tile": estimate.tile, "tile_overlap": estimate.overlap}
