@@ -1,10 +1,56 @@
-"""The widget's advanced options: every HACBSRConfig knob beyond layer, scale, iterations, seed, device."""
+"""The dock widget's controls: the main inputs (layer, scale, iterations, seed, device) and the advanced options."""
 
 from __future__ import annotations
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, LineEdit, SpinBox
+from collections.abc import Callable
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, SpinBox
 
 from .core.config import ENCODERS, MAX_SCALE, MODES, PRECISIONS, HACBSRConfig
+
+#: the main inputs, in display order (also exposed as attributes of the dock widget)
+MAIN_NAMES = ("image", "scale", "iterations", "iterations_hint", "seed", "device", "device_hint")
+
+
+class MainInputs(Container):
+    """Layer, scale, iterations (with the device default shown under it), seed and device."""
+
+    def __init__(self, image_choices: Callable, devices: list[str]) -> None:
+        super().__init__(labels=True)
+        defaults = HACBSRConfig()
+        self.image = ComboBox(
+            label="Image", choices=image_choices, tooltip="Image layer to super-resolve (2-D grey or RGB)"
+        )
+        self.scale = ComboBox(
+            label="Scale ×",
+            choices=[2, 3, 4],
+            value=2,
+            tooltip="Upscaling factor s (other integers: Advanced → Other scale)",
+        )
+        self.iterations = SpinBox(
+            label="Iterations",
+            min=1,
+            max=100_000,
+            value=1,
+            tooltip="Outer iterations N. Default: the paper's 300 on a GPU, a short run on CPU",
+        )
+        self.iterations_hint = Label(value="")
+        self.seed = SpinBox(
+            label="Seed",
+            min=0,
+            max=2**31 - 1,
+            value=defaults.seed,
+            tooltip="Random seed: same seed + same settings = same result",
+        )
+        self.device = ComboBox(
+            label="Device",
+            choices=devices,
+            value="auto",
+            tooltip="'auto' uses the first GPU if there is one, else the CPU",
+        )
+        self.device_hint = Label(value="")
+        self.extend([getattr(self, name) for name in MAIN_NAMES])
+
 
 #: the option widgets, in display order (also exposed as attributes of the dock widget)
 OPTION_NAMES = (

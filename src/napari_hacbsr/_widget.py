@@ -16,19 +16,17 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import (
-    ComboBox,
     Container,
     Label,
     PushButton,
-    SpinBox,
 )
 
-from ._advanced import OPTION_NAMES, AdvancedOptions
+from ._advanced import MAIN_NAMES, OPTION_NAMES, AdvancedOptions, MainInputs
 from ._frame_controls import FrameControls
 from ._kernel_view import KernelView
 from ._layers import image_problem, unwrap
 from ._run import HACBSRRun
-from ._text import format_seconds, wrappable
+from ._text import result_text, step_text, wrappable
 from ._threading import preload_torch_runtime
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,7 +46,6 @@ class HACBSRWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=False)
-        from .core.config import HACBSRConfig
         from .core.device import available_devices  # imports torch (once, when the widget opens)
 
         preload_torch_runtime()  # see its docstring: avoids an LLVM clash under software OpenGL
@@ -59,52 +56,10 @@ class HACBSRWidget(Container):
         self._setting_default = False
         self._image_picked_by_hand = False  # until then the Image list follows the active layer
         self._following = True  # (until the end of __init__: filling the list is not a user's choice)
-        defaults = HACBSRConfig()
-
         # ------------------------------------------------------------ main inputs
-        self.image = ComboBox(
-            label="Image", choices=self._image_choices, tooltip="Image layer to super-resolve (2-D grey or RGB)"
-        )
-        self.scale = ComboBox(
-            label="Scale ×",
-            choices=[2, 3, 4],
-            value=2,
-            tooltip="Upscaling factor s (other integers: Advanced → Other scale)",
-        )
-        self.iterations = SpinBox(
-            label="Iterations",
-            min=1,
-            max=100_000,
-            value=1,
-            tooltip="Outer iterations N. Default: the paper's 300 on a GPU, a short run on CPU",
-        )
-        self.iterations_hint = Label(value="")
-        self.seed = SpinBox(
-            label="Seed",
-            min=0,
-            max=2**31 - 1,
-            value=defaults.seed,
-            tooltip="Random seed: same seed + same settings = same result",
-        )
-        self.device = ComboBox(
-            label="Device",
-            choices=["auto", *available_devices()],
-            value="auto",
-            tooltip="'auto' uses the first GPU if there is one, else the CPU",
-        )
-        self.device_hint = Label(value="")
-        self.main = Container(
-            widgets=[
-                self.image,
-                self.scale,
-                self.iterations,
-                self.iterations_hint,
-                self.seed,
-                self.device,
-                self.device_hint,
-            ],
-            labels=True,
-        )
+        self.main = MainInputs(self._image_choices, ["auto", *available_devices()])
+        for name in MAIN_NAMES:  # every control is an attribute of the widget, for tests and scripts
+            setattr(self, name, getattr(self.main, name))
 
         # ------------------------------------------------------------ advanced inputs
         self.advanced_toggle = PushButton(text=ADVANCED_CLOSED)
@@ -383,16 +338,7 @@ class HACBSRWidget(Container):
             return
         if step.kernel is not None:
             self.kernel_view.show_kernel(step.kernel)
-        if step.stage == "warmup":
-            text = f"Kernel warm-up done · iteration 0/{step.total} · elapsed {format_seconds(step.elapsed)}"
-        else:
-            loss = step.losses.get("data", next(iter(step.losses.values()), None))
-            loss_text = f"{loss:.3e}" if loss is not None else "–"
-            text = (
-                (f"Tile {step.tile}/{step.tiles} · " if step.tiles > 1 else "")
-                + f"Iteration {step.iteration}/{step.total} · loss {loss_text} · "
-                f"elapsed {format_seconds(step.elapsed)} · ETA {format_seconds(run.eta_seconds(step))}"
-            )
+        text = step_text(step, run.eta_seconds(step))
         self._status_line(text)
 
     def _on_result(self, result: Result | None) -> None:
@@ -400,14 +346,7 @@ class HACBSRWidget(Container):
         if result is None or run is None:
             return
         self.kernel_view.show_kernel(result.kernel)
-        total = format_seconds(result.timings.get("total"))
-        if result.stopped_early:
-            text = (
-                f"Stopped ({run.stop_reason or 'stopped'}) after {result.iterations_done}/"
-                f"{result.config.outer_iterations} iterations in {total}; the current estimate is in '{run.sr_name}'."
-            )
-        else:
-            text = f"Done: {result.iterations_done} iterations in {total} → '{run.sr_name}' and '{run.kernel_name}'."
+        text = result_text(result, run.stop_reason, run.sr_name, run.kernel_name)
         self._status_line(text)
 
     def _on_error(self, _exc: BaseException, message: str) -> None:

@@ -38,7 +38,7 @@ def test_outputs_equal_hacbsr_run_and_bad_files_are_isolated(cluster, tmp_path):
     assert sorted(item["key"] for item in report.done) == sorted(p.stem for p in good)
     failed = {item["key"]: item["error"] for item in report.failed}
     assert set(failed) == {"broken", "tiny0"}
-    assert "broken.png: cannot be read as an image" in failed["broken"]
+    assert "broken.png: the file's contents are not a readable PNG image" in failed["broken"]
     assert "tiny0.png: image is 4×4 pixels" in failed["tiny0"]
     assert report.exit_code == 1
     assert all(item["lr_consistency"] > 0 and item["seconds"] > 0 for item in report.done)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from napari_hacbsr._friendly import friendly_error
-from napari_hacbsr._widget import HACBSRWidget, format_seconds
+from napari_hacbsr._text import format_seconds
+from napari_hacbsr._widget import HACBSRWidget
 from napari_hacbsr.core.config import SCHEDULES
 
 from ..helpers import made_result
