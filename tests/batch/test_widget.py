@@ -43,7 +43,7 @@ def test_folder_batch_shows_progress_and_failures(make_napari_viewer_proxy, qtbo
 
     assert sorted(i["key"] for i in widget.report.done) == [p.stem for p in good]
     assert (widget.progress.value, widget.progress.max) == (3, 3)
-    assert widget.failures.value.startswith("broken.png: ") and "cannot be read as an image" in widget.failures.value
+    assert widget.failures.value.startswith("broken.png: ") and "not a readable PNG image" in widget.failures.value
     assert "done 2, skipped 0, failed 1" in widget.status.value
     assert widget.run_button.enabled and not widget.stop_button.enabled
     assert all(output_paths(tmp_path / "out", p.stem, 2)["sr_tiff"].is_file() for p in good)
