@@ -91,7 +91,7 @@ def test_report_exit_codes_and_table(tmp_path):
     ("args", "message"),
     [
         (["nowhere/*.png"], "matches no readable image files"),
-        (["{img}", "--scale", "1"], "scale must be between 2 and 8"),
+        (["{img}", "--scale", "1"], "scale must be at least 2"),
         (["{img}", "--workers", "0"], "--workers must be >= 1"),
     ],
 )
