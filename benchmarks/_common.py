@@ -321,3 +321,14 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+def write_rows_csv(path: Path, rows: list[dict[str, Any]], commit: str | None) -> None:
+    """A benchmark's rows as CSV, each stamped with the commit whose code produced it."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*rows[0], "git_commit"])
+        writer.writeheader()
+        writer.writerows({**r, "git_commit": commit} for r in rows)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import BENCH_OUT, DEFAULT_HR_DIR, git_commit, markdown_table
+from _common import BENCH_OUT, DEFAULT_HR_DIR, git_commit, markdown_table, write_rows_csv
 
 SCHEDULE = ["--iterations", "1", "--inner-steps", "2", "--kernel-warmup", "20", "--encoder", "fallback"]
 
@@ -140,11 +140,7 @@ def main() -> None:
             ["LR side", "tiles", "time (s)", "estimate (s)", "peak RSS (GB)", "estimate (GB)", "seam ratio"], table
         )
     )
-    BENCH_OUT.mkdir(exist_ok=True)
-    with open(BENCH_OUT / "frames.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[*rows[0], "git_commit"])
-        writer.writeheader()
-        writer.writerows({**r, "git_commit": commit} for r in rows)
+    write_rows_csv(BENCH_OUT / "frames.csv", rows, commit)
 
 
 if __name__ == "__main__":

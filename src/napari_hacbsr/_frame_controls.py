@@ -19,20 +19,12 @@ REGIONS = ("Whole image", "Current view", "Shapes rectangle")
 
 def frame_estimate(prepared: Any, config: Any, tile: int | str | None = "auto", overlap: int | None = None) -> Any:
     """The run's resource estimate (tiles chosen for the free memory); ValueError when nothing fits."""
-    from .core.resources import estimate_resources
+    from .core.resources import InsufficientMemoryError, plan_run
 
-    estimate = estimate_resources(
-        prepared.lr_shape,
-        config.scale,
-        config,
-        config.device,
-        tile=tile,
-        overlap=overlap,
-        channels=prepared.input_channels,
-    )
-    if not estimate.fits:
-        raise ValueError(estimate.message)
-    return estimate
+    try:
+        return plan_run(prepared, config, tile, overlap)
+    except InsufficientMemoryError as exc:  # the run controller's contract: ValueError before any thread
+        raise ValueError(str(exc)) from None
 
 
 def _box_from_world(layer: Any, corners_world: np.ndarray) -> tuple[int, int, int, int]:

@@ -13,7 +13,7 @@ from .device import resolve_device
 from .errors import EncoderFallbackWarning
 from .image import prepare_image
 from .records import Result, Step
-from .resources import InsufficientMemoryError, estimate_resources
+from .resources import plan_run
 from .tiling import iterate_tiled
 
 
@@ -48,18 +48,7 @@ def super_resolve(
     cfg = cfg.for_device(resolve_device(cfg.device))
     prepared = prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)  # bad input fails here, first
     if tile == "auto":
-        estimate = estimate_resources(
-            prepared.lr_shape,
-            cfg.scale,
-            cfg,
-            cfg.device,
-            overlap=tile_overlap,
-            budget_bytes=memory_budget,
-            channels=prepared.input_channels,
-        )
-        if not estimate.fits:
-            raise InsufficientMemoryError(estimate.message)
-        tile = estimate.tile
+        tile = plan_run(prepared, cfg, tile, tile_overlap, memory_budget).tile
     gen = iterate_tiled(prepared, cfg, should_stop, tile=tile, overlap=tile_overlap)
     bar = None
     if progress:

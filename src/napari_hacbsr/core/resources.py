@@ -230,3 +230,26 @@ def plan_tiles(
         need = run_peak_bytes((smallest * scale) ** 2, cfg, device) + _frame_bytes((h, w), scale, channels)
         raise InsufficientMemoryError(_refusal(h, w, scale, need, budget_bytes, f"tiles of {smallest} px"))
     return min(side, max(h, w))
+
+
+def plan_run(
+    prepared: Any,
+    config: HACBSRConfig,
+    tile: int | str | None = "auto",
+    overlap: int | None = None,
+    budget_bytes: float | None = None,
+) -> ResourceEstimate:
+    """The estimate (and tile size) for a prepared image; InsufficientMemoryError when nothing fits."""
+    estimate = estimate_resources(
+        prepared.lr_shape,
+        config.scale,
+        config,
+        config.device,
+        tile=tile,
+        overlap=overlap,
+        budget_bytes=budget_bytes,
+        channels=prepared.input_channels,
+    )
+    if not estimate.fits:
+        raise InsufficientMemoryError(estimate.message)
+    return estimate
