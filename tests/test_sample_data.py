@@ -31,9 +31,10 @@ def test_sample_opens_in_viewer(make_napari_viewer_proxy):
     assert names == ["moon_x2_degraded_sample", "moon_x2_true_kernel", "moon_x2_ground_truth"]
     lr, kernel, hr = (viewer.layers[n] for n in names)
     assert kernel.colormap.name == "inferno"
-    # ground truth sits exactly where a ×2 result of the LR layer will be
+    # ground truth sits exactly where a ×2 result of the LR layer will be (the sample is the stride protocol)
+    assert lr.metadata["hacbsr_sample"]["sampling"] == "stride"
     for i in [(0, 0), (40, 77)]:
         i = np.asarray(i, dtype=float)
-        np.testing.assert_allclose(hr.data_to_world(2 * i - hr_offset(2)), lr.data_to_world(i))
+        np.testing.assert_allclose(hr.data_to_world(2 * i - hr_offset(2, "stride")), lr.data_to_world(i))
     # the true kernel sits right of the image (not on top of it)
     assert kernel.data_to_world((0, 0))[1] > lr.data_to_world((0, 127.5))[1]

@@ -3,23 +3,18 @@
 No Qt and no torch here: only numpy and napari's transform maths, so the rules are unit-testable.
 
 napari maps data to world as ``world = affine(rotate·shear·diag(scale)·data + translate)`` with
-pixel *centres* on integer data coordinates. The engine's forward model is
-``y = (x ⊛ k)[0::s, 0::s]`` (circular padding K//2, cross-correlation), with every kernel's centre
-of mass held at ``(K - s)/2`` (see ``core.degradation``). Consequently LR pixel ``i`` is the
-kernel-weighted average of HR pixels centred on HR position ``s·i - δ`` with
-
-    δ = K//2 - (K - s)/2 = (s - 1)/2      (HR pixels; the same for every K the engine uses)
-
-i.e. HR pixel ``j`` holds the content of LR data position ``(j + δ)/s``. Overlaying the SR layer
-on its source in world space therefore needs
+pixel *centres* on integer data coordinates. A run's sampling convention (``HACBSRConfig.sampling``,
+``core.sampling``) says where LR pixel ``i`` sits on the HR grid: HR position ``s·i + phase``, i.e.
+HR pixel ``j`` holds the content of LR data position ``(j - phase)/s``. Overlaying the SR layer on
+its source in world space therefore needs
 
     scale_out     = scale / s                                  (spatial axes)
-    translate_out = phys(δ/s)  = translate + rotate·shear·diag(scale)·(δ/s)
+    translate_out = phys(-phase/s) = translate - rotate·shear·diag(scale)·(phase/s)
 
-which reduces to ``translate + scale·(s - 1)/(2s)`` for an axis-aligned layer. (A kernel centred on
-K//2 would make LR pixel i sit exactly on HR pixel s·i and give ``translate_out = translate``; the
-engine's (K - s)/2 centring moves the content by δ HR pixels, which ``test_geometry`` measures with
-the engine's own simulator.) Units, axis labels, rotate, shear and the extra affine are copied.
+which reduces to ``translate + scale·(s - 1)/(2s)`` for an axis-aligned layer under "stride"
+(phase -(s-1)/2), ``translate`` under "bicubic" and ``translate - scale·(s - 1)/(2s)`` under "area"
+(the HR pixels then tile each LR pixel's footprint exactly). Units, axis labels, rotate, shear and
+the extra affine are copied.
 """
 
 from __future__ import annotations
@@ -36,9 +31,9 @@ KERNEL_GAP_FRACTION = 0.03
 
 
 # ---------------------------------------------------------------------------- sampling model
-def hr_offset(scale: int) -> float:
-    """δ in HR pixels: LR pixel i is centred on HR position s·i - δ (see core.sampling)."""
-    return -lr_phase(scale)
+def hr_offset(scale: int, convention: str) -> float:
+    """δ in HR pixels: LR pixel i is centred on HR position s·i - δ under ``convention`` (core.sampling)."""
+    return -lr_phase(scale, convention)
 
 
 # ---------------------------------------------------------------------------- layer structure
@@ -136,12 +131,13 @@ def _check_2d(layer: Any) -> None:
         raise ValueError(f"expected a 2-D (grey or RGB) layer, got ndim={layer.ndim}")
 
 
-def sr_layer_kwargs(layer: Any, scale: int) -> dict[str, Any]:
-    """Geometry keyword arguments for ``viewer.add_image`` of the ×``scale`` result of ``layer``."""
+def sr_layer_kwargs(layer: Any, scale: int, convention: str) -> dict[str, Any]:
+    """Geometry keyword arguments for ``viewer.add_image`` of the ×``scale`` result of ``layer``,
+    computed under the run's sampling ``convention``."""
     _check_2d(layer)
     s = int(scale)
     src_scale = np.asarray(layer.scale, dtype=float)
-    shift = np.full(2, hr_offset(s) / s)  # LR data position of HR pixel (0, 0)
+    shift = np.full(2, hr_offset(s, convention) / s)  # LR data position of HR pixel (0, 0)
     return {
         "scale": src_scale / s,
         "translate": np.asarray(_physical(layer)(shift), dtype=float),

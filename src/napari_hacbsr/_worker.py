@@ -280,7 +280,7 @@ class HACBSRRun:
         self.device, self.device_description = device_info(config.device)
 
         # Geometry is fixed at start: later edits of the source's transform do not move results.
-        self._sr_geometry = sr_layer_kwargs(layer, self.scale)
+        self._sr_geometry = sr_layer_kwargs(layer, self.scale, config.sampling)
         self._kernel_geometry = kernel_layer_kwargs(layer, self.scale)
         self._sr_style: dict[str, Any] = {"rgb": bool(layer.rgb), "blending": layer.blending}
         if not layer.rgb:

@@ -94,6 +94,16 @@ def evaluate_sr(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
     }
 
 
+def kernel_width(kernel: np.ndarray) -> tuple[float, np.ndarray]:
+    """(RMS radius, centre of mass (row, col)) of clip(k, 0): sqrt(E|r - centre|²) in pixels."""
+    p = np.clip(np.asarray(kernel, dtype=np.float64), 0.0, None)
+    p = p / p.sum()
+    rows, cols = np.mgrid[0 : p.shape[0], 0 : p.shape[1]]
+    centre = np.array([(p * rows).sum(), (p * cols).sum()])
+    radius = math.sqrt((p * ((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2)).sum())
+    return radius, centre
+
+
 def kernel_psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
     """20·log10(1 / RMSE) on the raw K×K arrays, no alignment (spec §4.2)."""
     if estimate.shape != truth.shape:
