@@ -61,6 +61,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-kl-uniform": ("default", {"kl_weighting": "uniform"}),
     "hacbsr-cks-raw": ("default", {"cks_calibrate": False}),
     "hacbsr-prior-mlmc": ("default", {"kernel_prior": "mlmc"}),
+    "hacbsr-theta0.1": ("default", {"theta_h": 0.1}),
 }
 FIELDS = [
     "image",
@@ -118,6 +119,12 @@ def config_for(method: str, scale: int, seed: int, iterations: int | None, warmu
     if warmup is not None:
         changes["kernel_warmup"] = warmup
     return HACBSRConfig.preset(preset, **changes)
+
+
+def kernel_width_of(kernel: np.ndarray) -> float:
+    from napari_hacbsr.core.metrics import kernel_width
+
+    return kernel_width(kernel)[0]
 
 
 def run_one(method: str, pair: dict[str, np.ndarray], scale: int, seed: int, args: argparse.Namespace) -> dict:
