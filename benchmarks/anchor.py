@@ -62,6 +62,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-cks-raw": ("default", {"cks_calibrate": False}),
     "hacbsr-prior-mlmc": ("default", {"kernel_prior": "mlmc"}),
     "hacbsr-theta0.1": ("default", {"theta_h": 0.1}),
+    "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
 }
 FIELDS = [
     "image",

@@ -120,6 +120,7 @@ def test_paper_preset_reproduces_the_paper_faithful_configuration():
         "warmup_lr": None,
         "warmup_batch": 1,
         "kl_weighting": "uniform",
+        "meta_weighting": "eq12",
         "cks_calibrate": False,
         "lr_kernel": 1e-4,
         "kernel_warmup": 200,

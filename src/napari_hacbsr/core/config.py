@@ -14,6 +14,7 @@ FALLBACK_ENCODERS = ("pixels-224", "pixels-224-clipnorm")
 PRECISIONS = ("fp32", "bf16")
 MAX_SCALE = 8
 KL_WEIGHTINGS = ("uniform", "fit")
+META_WEIGHTINGS = ("eq12", "sum")
 # kernel priors (covariance eigenvalue ranges, core.degradation.prior_lambda_range): "mlmc" = MLMC's
 # shifted range (spec §1.2); "data" = the range real and simulated PSFs are drawn from (spec §1.1)
 KERNEL_PRIORS = ("mlmc", "data")
@@ -63,6 +64,9 @@ class HACBSRConfig:
     # "uniform": Eq. 5's plain mean over the T kernels (paper); "fit": weighted by how well each
     # reproduces the LR image (MLMC's MCMC weights), so the stage cannot drag G_k off the data
     kl_weighting: str = "fit"
+    # HACBSR's per-iteration kernel meta loss: "eq12" weights the P step losses by Eq. 12 (paper),
+    # "sum" adds them plainly as MLMC does
+    meta_weighting: str = "eq12"
     # rescale S by the prior's own pairwise-similarity spread so τ and σ_min/σ_max act (raw S
     # between prior kernels is 0.64..1, where S < 0.3 never happens; docs/algorithm.md)
     cks_calibrate: bool = True
@@ -178,6 +182,7 @@ class HACBSRConfig:
             f"warmup_lr must be > 0 (or None to use lr_kernel), got {self.warmup_lr!r}",
         )
         need(self.kl_weighting in KL_WEIGHTINGS, f"kl_weighting must be one of {KL_WEIGHTINGS}")
+        need(self.meta_weighting in META_WEIGHTINGS, f"meta_weighting must be one of {META_WEIGHTINGS}")
         need(self.kernel_prior in KERNEL_PRIORS, f"kernel_prior must be one of {KERNEL_PRIORS}")
         for name in ("lr_image", "lr_kernel"):
             value = getattr(self, name)
@@ -238,6 +243,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "warmup_lr": None,
         "warmup_batch": 1,
         "kl_weighting": "uniform",
+        "meta_weighting": "eq12",
         "cks_calibrate": False,
     },
 }

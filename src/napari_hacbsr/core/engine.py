@@ -364,7 +364,8 @@ class Solver:
                 losses["meta"] = self.meta_update(kernel_losses)
                 kernel_losses, kernel_values = [], []
         if hacbsr:
-            losses["meta"] = self.meta_update(kernel_losses, kernel_values)
+            weighted = cfg.meta_weighting == "eq12"
+            losses["meta"] = self.meta_update(kernel_losses, kernel_values if weighted else None)
         return losses, False
 
     # -------------------------------------------------------------- outputs
