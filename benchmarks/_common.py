@@ -36,14 +36,18 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 # name -> HACBSRConfig overrides (None: not an engine method). "-ck"/"-cl" mean *minus*.
 METHODS: dict[str, dict[str, Any] | None] = {
     "bicubic": None,
+    "bicubic-phase": None,  # cubic sampled where the protocol's convention puts the LR pixels
     "mlmc": {"mode": "mlmc"},
     "hacbsr": {"mode": "hacbsr"},
+    "hacbsr-paper": {"mode": "hacbsr", "preset": "paper"},
     "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},
     "hacbsr-cl": {"mode": "hacbsr", "use_history": False},
     "hacbsr-ck-cl": {"mode": "hacbsr", "use_cks": False, "use_history": False},
 }
 LABELS = {
     "bicubic": "Bicubic",
+    "bicubic-phase": "Bicubic (phase-correct)",
+    "hacbsr-paper": "HACBSR (paper preset)",
     "mlmc": "MLMC (mode)",
     "hacbsr": "HACBSR",
     "hacbsr-ck": "HACBSR (−CK)",

@@ -4,6 +4,7 @@
     python benchmarks/quality.py --preset cpu            # CPU tier (duration: docs/benchmarks.md)
     python benchmarks/quality.py --preset paper          # paper tier: full images, 300x5, CUDA
     python benchmarks/quality.py --preset cpu --report-only   # rebuild tables/figures from the CSV
+    python benchmarks/quality.py --anchor --scales 4 2         # the MLMC reference anchor (anchor.py)
 
 Each HR image is (optionally) centre-cropped, degraded once per (protocol, scale, seed) with
 `napari_hacbsr.core.degradation.simulate` and cached on disk, so every method and every run sees
@@ -63,7 +64,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "images": None,
     },
 }
-DEFAULT_METHODS = ["bicubic", "mlmc", "hacbsr", "hacbsr-ck", "hacbsr-cl", "hacbsr-ck-cl"]
+DEFAULT_METHODS = ["bicubic", "bicubic-phase", "mlmc", "hacbsr", "hacbsr-ck", "hacbsr-cl", "hacbsr-ck-cl"]
 DEFAULT_NOISE_MAX = 10.0 / 255.0  # MLMC paper's lower noise level (3.92 %); sigma ~ U(0, noise_max)
 
 CSV_FIELDS = [
@@ -371,10 +372,14 @@ def check_resume(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------- one run
 def engine_config(args: argparse.Namespace, method: str, scale: int, seed: int):
     from napari_hacbsr.core.config import HACBSRConfig
+    from napari_hacbsr.core.degradation import PROTOCOL_SAMPLING
 
     overrides = dict(C.METHODS[method] or {})
+    preset = overrides.pop("preset", "default")
     overrides.update(schedule(args, overrides["mode"]))
-    return HACBSRConfig(
+    return HACBSRConfig.preset(
+        preset,
+        sampling=PROTOCOL_SAMPLING[args.protocol],  # the convention the data was made with
         scale=scale,
         seed=seed,
         device=args.device,
@@ -417,15 +422,20 @@ def run_engine(lr: np.ndarray, config: Any, label: str, quiet: bool):
 def run_one(
     args: argparse.Namespace, method: str, pair: dict[str, Any], scale: int, seed: int, label: str, lpips_metric: Any
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
-    from napari_hacbsr.core.degradation import bicubic_upscale
+    from napari_hacbsr.core.degradation import PROTOCOL_SAMPLING, bicubic_upscale, phase_correct_bicubic
     from napari_hacbsr.core.metrics import evaluate_sr, kernel_psnr
 
     lr, hr = pair["lr"], pair["hr"]
     info: dict[str, Any] = {}
-    with C.PeakMemory(args.device if method != "bicubic" else "cpu") as mem:
+    baseline = C.METHODS[method] is None
+    with C.PeakMemory(args.device if not baseline else "cpu") as mem:
         t0 = time.perf_counter()
-        if method == "bicubic":
-            sr = np.asarray(bicubic_upscale(lr, scale), dtype=np.float64)[: hr.shape[0], : hr.shape[1]]
+        if baseline:
+            if method == "bicubic":
+                sr = np.asarray(bicubic_upscale(lr, scale), dtype=np.float64)
+            else:
+                sr = np.clip(phase_correct_bicubic(lr, scale, PROTOCOL_SAMPLING[args.protocol]), 0.0, 1.0)
+            sr = sr[: hr.shape[0], : hr.shape[1]]
             k_est = None
             info.update(device="cpu", encoder="", iterations="", inner_steps="", precision="", lr_consistency="")
         else:
@@ -506,7 +516,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
     git = C.git_commit()
     # ETA: weight engine runs by their outer iterations (bicubic is ~free)
     weight = {
-        m: (0.02 if m == "bicubic" else schedule(args, (C.METHODS[m] or {})["mode"])["iterations"])
+        m: (0.02 if C.METHODS[m] is None else schedule(args, (C.METHODS[m] or {})["mode"])["iterations"])
         for m in args.methods
     }
     bar = tqdm(
@@ -939,6 +949,11 @@ def build_report(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--anchor" in argv:  # the MLMC reference anchor (identical LR files): benchmarks/anchor.py
+        import anchor
+
+        return anchor.main([a for a in argv if a != "--anchor"])
     args = resolve_args(argv)
     status = 0
     if not args.report_only:

@@ -96,3 +96,12 @@ def image_problem(layer: Image, scale: int) -> str | None:
     except ValueError as exc:
         return f"'{layer.name}': {exc}"
     return None
+
+
+def declared_sampling(layer: Image) -> str | None:
+    """The sampling convention a layer says its data were made with (the bundled samples do), or None."""
+    from .core.sampling import SAMPLING_CONVENTIONS
+
+    metadata = getattr(layer, "metadata", None) or {}
+    declared = (metadata.get("hacbsr_sample") or {}).get("sampling")
+    return declared if declared in SAMPLING_CONVENTIONS else None

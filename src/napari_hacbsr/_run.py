@@ -28,7 +28,7 @@ from napari.qt.threading import create_worker
 
 from ._frame_controls import frame_estimate
 from ._friendly import friendly_error
-from ._layers import channel_axis_for, layer_problem, unwrap
+from ._layers import channel_axis_for, declared_sampling, layer_problem, unwrap
 from ._placement import kernel_layer_kwargs, sr_layer_kwargs
 from ._run_layers import RunLayers
 from ._threading import HACBSRWorker, free_device_memory, generate, preload_torch_runtime, viewer_is_open
@@ -91,7 +91,9 @@ class HACBSRRun(RunLayers):
             )
         preload_torch_runtime()
         device = resolve_device(config.device)  # resolved once per run
-        self.config = config.for_device(device).replace(device=str(device))
+        # a layer that declares how it was sampled (the bundled samples) is run with that convention
+        sampling = declared_sampling(layer) or config.sampling
+        self.config = config.for_device(device).replace(device=str(device), sampling=sampling)
         self.device, self.device_description = str(device), describe_device(device)
         self.viewer = viewer
         self.source = layer

@@ -60,7 +60,7 @@ def make_sample_data(scale: int = 2, crop: int | None = None, seed: int | None =
                 "colormap": "gray",
                 "visible": False,
                 "metadata": hr_meta,
-                **sr_layer_kwargs(probe, scale),
+                **sr_layer_kwargs(probe, scale, degraded.params["sampling"]),
             },
             "image",
         ),

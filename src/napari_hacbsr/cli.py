@@ -251,7 +251,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     t0 = time.perf_counter()
     try:
-        result = _run_engine(sample.lr, args, None)
+        result = _run_engine(sample.lr, args, None, sampling=sample.params["sampling"])  # the stride protocol
     except (ValueError, HACBSRError) as exc:
         return _fail(str(exc), 2 if isinstance(exc, ValueError) else 3)
     out_dir = Path(args.output)

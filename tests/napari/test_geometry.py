@@ -21,12 +21,13 @@ def hr_offset(scale: int, convention: str = "stride") -> float:
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4, 5, 8])
-def test_hr_offset_matches_engine_kernel_centre(scale):
+@pytest.mark.parametrize(("convention", "offset"), [("stride", 0.5), ("bicubic", 0.0), ("area", -0.5)])
+def test_hr_offset_matches_engine_kernel_centre(scale, convention, offset):
     from napari_hacbsr.core.degradation import kernel_centre
 
     size = kernel_size_for(scale)
-    assert hr_offset(scale) == pytest.approx(size // 2 - kernel_centre(size, scale))
-    assert hr_offset(scale) == pytest.approx((scale - 1) / 2)
+    assert hr_offset(scale, convention) == pytest.approx(size // 2 - kernel_centre(size, scale, convention))
+    assert hr_offset(scale, convention) == pytest.approx(offset * (scale - 1))
 
 
 def _lr_layer(**kwargs):
@@ -36,7 +37,7 @@ def _lr_layer(**kwargs):
 
 def test_axis_aligned_scale_translate_units():
     lr = _lr_layer(scale=(0.5, 2.0), translate=(10.0, -3.0), units=("km", "m"), axis_labels=("row", "col"))
-    kw = sr_layer_kwargs(lr, 2)
+    kw = sr_layer_kwargs(lr, 2, "stride")
     np.testing.assert_allclose(kw["scale"], [0.25, 1.0])
     # translate + scale·(s-1)/(2s)
     np.testing.assert_allclose(kw["translate"], [10.0 + 0.5 * 0.25, -3.0 + 2.0 * 0.25])
@@ -45,8 +46,16 @@ def test_axis_aligned_scale_translate_units():
     assert tuple(hr.axis_labels) == ("row", "col")
 
 
+def test_area_convention_tiles_each_lr_pixel():
+    """Under "area" the s×s HR pixels of LR pixel 0 cover exactly its footprint (edges coincide)."""
+    lr = _lr_layer(scale=(2.0, 2.0), translate=(10.0, -3.0))
+    hr = Image(np.zeros((80, 120)), **sr_layer_kwargs(lr, 4, "area"))
+    np.testing.assert_allclose(hr.data_to_world((-0.5, -0.5)), lr.data_to_world((-0.5, -0.5)), atol=1e-9)
+
+
+@pytest.mark.parametrize("convention", ["stride", "bicubic", "area"])
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_data_to_world_alignment_with_rotation_and_shear(scale):
+def test_data_to_world_alignment_with_rotation_and_shear(scale, convention):
     """HR pixel j holds LR position (j + δ)/s: both must map to the same world point."""
     lr = _lr_layer(
         scale=(0.7, 1.3),
@@ -55,8 +64,8 @@ def test_data_to_world_alignment_with_rotation_and_shear(scale):
         shear=[0.2],
         affine=np.array([[1.0, 0.1, 3.0], [0.0, 0.9, -1.0], [0.0, 0.0, 1.0]]),
     )
-    hr = Image(np.zeros((20 * scale, 30 * scale)), **sr_layer_kwargs(lr, scale))
-    delta = hr_offset(scale)
+    hr = Image(np.zeros((20 * scale, 30 * scale)), **sr_layer_kwargs(lr, scale, convention))
+    delta = hr_offset(scale, convention)
     for i in [(0, 0), (3, 7), (19, 29), (11.5, 2.25)]:
         i = np.asarray(i, dtype=float)
         np.testing.assert_allclose(hr.data_to_world(scale * i - delta), lr.data_to_world(i), atol=1e-9)
@@ -86,18 +95,18 @@ def test_alignment_against_engine_forward_model(scale):
     np.testing.assert_allclose(centroid, lr_position_of_hr(point, scale), atol=0.01)
 
     lr = Image(lr_data, scale=(2.0, 2.0), translate=(100.0, 50.0))
-    hr = Image(hr_data, **sr_layer_kwargs(lr, scale))
+    hr = Image(hr_data, **sr_layer_kwargs(lr, scale, "stride"))
     np.testing.assert_allclose(hr.data_to_world(point), lr.data_to_world(centroid), atol=0.02)
     # the lattice rule "LR i = HR s·i" (translate unchanged) would misplace the content by δ HR pixels
     lattice = Image(hr_data, scale=np.asarray(lr.scale) / scale, translate=lr.translate)
     miss = np.asarray(lr.data_to_world(centroid)) - lattice.data_to_world(point)
-    np.testing.assert_allclose(miss, hr_offset(scale) * np.asarray(lr.scale) / scale, atol=0.05)
+    np.testing.assert_allclose(miss, hr_offset(scale, "stride") * np.asarray(lr.scale) / scale, atol=0.05)
 
 
 def test_rgb_layer_geometry_uses_spatial_axes():
     lr = Image(np.zeros((20, 30, 3), dtype=np.uint8), rgb=True, scale=(2.0, 2.0))
     assert spatial_shape(lr) == (20, 30)
-    kw = sr_layer_kwargs(lr, 4)
+    kw = sr_layer_kwargs(lr, 4, "area")
     np.testing.assert_allclose(kw["scale"], [0.5, 0.5])
 
 

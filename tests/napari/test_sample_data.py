@@ -31,7 +31,8 @@ def test_sample_opens_in_viewer(make_napari_viewer_proxy):
     assert names == ["moon_x2_degraded_sample", "moon_x2_true_kernel", "moon_x2_ground_truth"]
     lr, kernel, hr = (viewer.layers[n] for n in names)
     assert kernel.colormap.name == "inferno"
-    # ground truth sits exactly where a ×2 result of the LR layer will be
+    # ground truth sits exactly where a ×2 result of the LR layer will be (the sample is the stride protocol)
+    assert lr.metadata["hacbsr_sample"]["sampling"] == "stride"
     for i in [(0, 0), (40, 77)]:
         i = np.asarray(i, dtype=float)
         np.testing.assert_allclose(hr.data_to_world(hr_position_of_lr(i, 2)), lr.data_to_world(i))

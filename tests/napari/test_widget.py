@@ -109,7 +109,7 @@ def test_threaded_run_layers_geometry_metadata_and_second_run(make_napari_viewer
     sr, kernel = viewer.layers["img_HACBSR_x2"], viewer.layers["img_HACBSR_kernel"]
     assert sr.data.shape == (40, 40) and kernel.data.shape == (11, 11)
     np.testing.assert_allclose(sr.scale, [1.0, 0.25])
-    np.testing.assert_allclose(sr.translate, [5.0 + 2.0 * 0.25, -1.0 + 0.5 * 0.25])  # + S·(s-1)/(2s)
+    np.testing.assert_allclose(sr.translate, [5.0 - 2.0 * 0.25, -1.0 - 0.5 * 0.25])  # "area" default: - S·(s-1)/(2s)
     assert tuple(sr.units) == tuple(src.units) and tuple(sr.axis_labels) == ("y", "x")
     assert sr.colormap.name == "magma" and kernel.colormap.name == "inferno"
     np.testing.assert_allclose(kernel.scale, [1.0, 0.25])

@@ -16,6 +16,7 @@ import numpy as np
 from .losses import SSIM_K1, SSIM_K2
 
 _EPS = 1e-12
+CALIBRATION_DRAWS = 24  # prior kernels whose pairwise similarities set the calibrated scale
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,28 @@ def novelty_score(sims: np.ndarray, tau: float = 0.3, sigma_min: float = 0.3, si
     return float(-abs(sims.mean() - tau) - max(0.0, sigma_min - sims.min()) - max(0.0, sims.max() - sigma_max))
 
 
+def similarity_spread(
+    draw: Callable[[], np.ndarray], weights: tuple[float, float, float], n: int
+) -> tuple[float, float]:
+    """5th and 95th percentiles of S over all pairs of `n` kernels from `draw`.
+
+    Between Gaussian prior kernels S lies in ~[0.64, 1], so Eq. 6's τ = 0.3 and σ_min = 0.3 would
+    never be reached; mapping this spread to [0, 1] makes the thresholds mean "30 % of the way
+    from the prior's least to its most similar pairs", where they act.
+    """
+    feats = [kernel_features(draw()) for _ in range(n)]
+    sims = np.concatenate([similarity(feats[i], feats[i + 1 :], weights) for i in range(n - 1)])
+    lo, hi = np.percentile(sims, [5, 95])
+    return float(lo), float(max(hi, lo + 1e-6))
+
+
 class ContrastiveKernelSampler:
     """Draws kernels from `base_sampler`, keeping the best of `proposals` by J against history.
 
     The history H_k is a FIFO of the accepted kernels (capacity = window). With an empty
     history the first proposal is accepted (A8). proposals=1 is plain random sampling ("-CK").
+    With `calibrate`, S is rescaled by the prior's own similarity spread (`similarity_spread`)
+    before the thresholds apply.
     """
 
     def __init__(
@@ -100,12 +118,20 @@ class ContrastiveKernelSampler:
         tau: float = 0.3,
         sigma_min: float = 0.3,
         sigma_max: float = 0.8,
+        calibrate: bool = False,
     ) -> None:
         self.base_sampler = base_sampler
         self.proposals = proposals
         self.weights = weights
         self.tau, self.sigma_min, self.sigma_max = tau, sigma_min, sigma_max
         self.history: deque[tuple[np.ndarray, KernelFeatures, float]] = deque(maxlen=window)
+        self.spread = (0.0, 1.0)  # S -> (S - lo) / (hi - lo); identity unless calibrated
+        if calibrate and proposals > 1:
+            self.spread = similarity_spread(base_sampler, weights, CALIBRATION_DRAWS)
+
+    def scaled_similarity(self, candidate: np.ndarray, window: list[KernelFeatures]) -> np.ndarray:
+        lo, hi = self.spread
+        return (similarity(kernel_features(candidate), window, self.weights) - lo) / (hi - lo)
 
     def select(self, candidates: list[np.ndarray]) -> tuple[int, float]:
         """Index and J of the best candidate against the current history (ties -> first)."""
@@ -113,9 +139,7 @@ class ContrastiveKernelSampler:
             return 0, 0.0
         window = [feat for _, feat, _ in self.history]
         scores = [
-            novelty_score(
-                similarity(kernel_features(c), window, self.weights), self.tau, self.sigma_min, self.sigma_max
-            )
+            novelty_score(self.scaled_similarity(c, window), self.tau, self.sigma_min, self.sigma_max)
             for c in candidates
         ]
         best = int(np.argmax(scores))

@@ -3,8 +3,9 @@
 `forward_model` is the single implementation of the forward operator: the optimisation loop,
 the MLMC weights, the simulator's stride protocol and every test go through it (spec §1.1):
 circular padding by K//2, cross-correlation (no flip), then keeping pixels [0::s, 0::s].
-Kernels have their centre of mass at (K - s)/2, so LR pixel i is centred on HR position
-s·i - (s - 1)/2 (spec §1.1); the napari layers are placed accordingly (`_geometry.py`).
+Every kernel of a run has its centre of mass at `kernel_centre(K, s, convention)` (core.sampling):
+(K - s)/2 for the "stride" convention of the MLMC test data (spec §1.1). Each simulator protocol
+declares its convention (`PROTOCOL_SAMPLING`), so the engine can be run with the matching prior.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from .config import PROTOCOLS
-from .sampling import kernel_centre, kernel_size_for
+from .config import KERNEL_PRIORS, PROTOCOLS
+from .sampling import kernel_centre, kernel_size_for, lr_position_of_hr
+
+# the sampling convention (core.sampling) of the data each protocol produces: stride keeps [0::s]
+# of a (K - s)/2-centred blur; MATLAB's bicubic grid s·j + (s - 1)/2 cancels that shift (phase 0)
+PROTOCOL_SAMPLING = {"stride": "stride", "bicubic": "bicubic"}
 
 
 # ---------------------------------------------------------------------------- forward model
@@ -43,23 +48,39 @@ def data_lambda_range(scale: int) -> tuple[float, float]:
     return 0.175 * scale, min(2.5 * scale, 10.0)
 
 
-def prior_lambda_range(scale: int) -> tuple[float, float]:
-    """Model-side range used by the kernel prior: shifted up by (s-1) and (s+6) (spec §1.2)."""
+def prior_lambda_range(scale: int, prior: str = "mlmc") -> tuple[float, float]:
+    """Model-side range used by the kernel prior.
+
+    "mlmc": the data range shifted up by (s-1) and (s+6) (spec §1.2): [3.7, 20] at ×4, so it never
+    proposes the narrow kernels (λ down to 0.7) that the data and real PSFs have. "data": the data range.
+    """
+    if prior not in KERNEL_PRIORS:
+        raise ValueError(f"kernel prior must be one of {KERNEL_PRIORS}, got {prior!r}")
     lo, hi = data_lambda_range(scale)
+    if prior == "data":
+        return lo, hi
     return lo + (scale - 1), hi + (scale + 6)
 
 
-def shift_to_centre(kernel: np.ndarray, scale: int) -> np.ndarray:
-    """Move the centre of mass to (K - s)/2 with a cubic-spline shift (constant mode), as FKP/MLMC."""
+def shift_to_centre(kernel: np.ndarray, scale: int, convention: str = "stride") -> np.ndarray:
+    """Move the centre of mass to the convention's kernel centre with a cubic-spline shift
+    (constant mode), as FKP/MLMC do for (K - s)/2."""
     size = kernel.shape[0]
     com = np.array(ndimage.center_of_mass(kernel))
-    return ndimage.shift(kernel, kernel_centre(size, scale) - com)
+    return ndimage.shift(kernel, kernel_centre(size, scale, convention) - com)
 
 
 def gaussian_kernel(
-    size: int, scale: int, lambda1: float, lambda2: float, theta: float, noise: np.ndarray | None = None
+    size: int,
+    scale: int,
+    lambda1: float,
+    lambda2: float,
+    theta: float,
+    noise: np.ndarray | None = None,
+    convention: str = "stride",
 ) -> np.ndarray:
-    """Anisotropic Gaussian with covariance Q diag(λ1, λ2) Qᵀ, centred at (K - s)/2, sum 1.
+    """Anisotropic Gaussian with covariance Q diag(λ1, λ2) Qᵀ, sum 1, centred at
+    `kernel_centre(K, s, convention)` ((K - s)/2 for "stride").
 
     λ are variances (not standard deviations). The first grid coordinate is the column index,
     as in the reference code, so θ rotates counter-clockwise from the x (column) axis.
@@ -73,7 +94,7 @@ def gaussian_kernel(
     raw = np.exp(-0.5 * np.einsum("...i,ij,...j->...", d, inv_sigma, d))
     if noise is not None:
         raw = raw * (1.0 + noise)
-    centred = shift_to_centre(raw, scale)
+    centred = shift_to_centre(raw, scale, convention)
     return centred / centred.sum()
 
 
@@ -85,15 +106,18 @@ class KernelSampler:
     lambda_range: tuple[float, float]
     rng: np.random.Generator
     kernel_noise: float = 0.0  # multiplicative per-pixel noise U[-n, n] (data side only)
+    convention: str = "stride"  # sampling convention: where every kernel's centre of mass sits
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.size = kernel_size_for(self.scale)
 
     @classmethod
-    def prior(cls, scale: int, rng: np.random.Generator) -> KernelSampler:
+    def prior(
+        cls, scale: int, rng: np.random.Generator, convention: str = "stride", prior: str = "mlmc"
+    ) -> KernelSampler:
         """The model-side sampler used by CKS, the warm-up and MLMC's MCMC step (A9)."""
-        return cls(scale, prior_lambda_range(scale), rng)
+        return cls(scale, prior_lambda_range(scale, prior), rng, convention=convention)
 
     @classmethod
     def data(cls, scale: int, rng: np.random.Generator, kernel_noise: float = 0.0) -> KernelSampler:
@@ -106,7 +130,7 @@ class KernelSampler:
         noise = None
         if self.kernel_noise > 0:
             noise = self.rng.uniform(-self.kernel_noise, self.kernel_noise, size=(self.size, self.size))
-        kernel = gaussian_kernel(self.size, self.scale, lambda1, lambda2, theta, noise)
+        kernel = gaussian_kernel(self.size, self.scale, lambda1, lambda2, theta, noise, self.convention)
         return kernel, {"lambda1": float(lambda1), "lambda2": float(lambda2), "theta": float(theta)}
 
     def __call__(self) -> np.ndarray:
@@ -150,8 +174,44 @@ def imresize(image: np.ndarray, factor: float) -> np.ndarray:
 
 
 def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
-    """The bicubic baseline: MATLAB-style ×s upscaling of an LR image."""
+    """The bicubic baseline: MATLAB-style ×s upscaling of an LR image.
+
+    MATLAB's grid puts LR pixel i at HR s·i + (s - 1)/2 (the "area" convention): on data of
+    another convention the result is misregistered; `phase_correct_bicubic` is the fair baseline.
+    """
     return imresize(lr, float(scale))
+
+
+def _phase_matrix(in_len: int, scale: int, convention: str):
+    """Keys cubic (a = -0.5) weights that sample LR positions (j - phase)/s, edges replicated.
+
+    Sparse (4 taps a row): whole mission frames fit in memory.
+    """
+    from scipy import sparse
+
+    u = lr_position_of_hr(np.arange(in_len * scale), scale, convention)
+    left = np.floor(u) - 1
+    idx = left[:, None] + np.arange(4)[None, :]
+    weights = _cubic(u[:, None] - idx)
+    weights /= weights.sum(axis=1, keepdims=True)
+    src = np.clip(idx.astype(np.int64), 0, in_len - 1)
+    rows = np.repeat(np.arange(len(u)), 4)
+    return sparse.csr_matrix((weights.ravel(), (rows, src.ravel())), shape=(len(u), in_len))
+
+
+def phase_correct_bicubic(lr: np.ndarray, scale: int, convention: str, channel_axis: int | None = -1) -> np.ndarray:
+    """Cubic ×s upscaling that puts LR pixel i where `convention` says it sits (core.sampling).
+
+    The registered baseline of the benchmarks and the first picture of a run (before the generator
+    has learnt anything). 2-D images, or 3-D with the channel on `channel_axis`.
+    """
+    img = np.asarray(lr, dtype=np.float64)
+    if img.ndim == 3:
+        planes = np.moveaxis(img, channel_axis, 0)
+        out = np.stack([phase_correct_bicubic(plane, scale, convention) for plane in planes])
+        return np.moveaxis(out, 0, channel_axis)
+    mh, mw = _phase_matrix(img.shape[0], scale, convention), _phase_matrix(img.shape[1], scale, convention)
+    return np.asarray(mw @ (mh @ img).T).T
 
 
 # ---------------------------------------------------------------------------- simulator
@@ -236,5 +296,6 @@ def simulate(
         "hr_shape": list(hr.shape),
         "lr_shape": list(lr.shape),
         "downsampler": "stride [0::s]" if protocol == "stride" else "MATLAB bicubic (antialiased, a=-0.5)",
+        "sampling": PROTOCOL_SAMPLING[protocol],
     }
     return Degraded(lr.astype(np.float32), hr.astype(np.float32), kernel.astype(np.float32), params)

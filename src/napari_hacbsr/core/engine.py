@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .cks import ContrastiveKernelSampler
 from .config import HACBSRConfig
-from .degradation import KernelSampler, forward_model
+from .degradation import KernelSampler, forward_model, phase_correct_bicubic
 from .device import describe_device, free_device_memory, is_out_of_memory, resolve_device
 from .encoder import load_encoder
 from .errors import OutOfMemoryError
@@ -31,7 +31,6 @@ from .image import PreparedImage, prepare_image
 from .losses import alpha_from_loss, data_loss, hyper_laplacian, meta_weights
 from .networks import ImageGenerator, KernelGenerator
 from .records import Result, Step
-from .sampling import upsample_on_grid
 
 LATENT_KERNEL = 200
 _NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
@@ -82,9 +81,10 @@ class Solver:
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
+        self.warmup_lr = config.warmup_lr if config.warmup_lr is not None else config.lr_kernel
 
         rng = np.random.default_rng(config.seed)
-        self.prior = KernelSampler.prior(scale, rng)
+        self.prior = KernelSampler.prior(scale, rng, config.sampling, config.kernel_prior)
         if config.mode == "hacbsr":
             self.draw_kernel: Callable[[], np.ndarray] = ContrastiveKernelSampler(
                 self.prior,
@@ -94,6 +94,7 @@ class Solver:
                 config.cks_tau,
                 config.cks_sigma_min,
                 config.cks_sigma_max,
+                config.cks_calibrate,
             )
         else:
             self.draw_kernel = self.prior
@@ -129,19 +130,30 @@ class Solver:
 
     # -------------------------------------------------------------- stages
     def warmup(self, should_stop: Callable[[], bool]) -> bool:
-        """Fit G_k to prior kernels (A18); returns False if stopped."""
+        """Fit G_k to prior kernels (A18); returns False if stopped.
+
+        Each step fits the mean of `warmup_batch` prior kernels (the MSE to a batch is the MSE to its
+        mean plus a constant) at `warmup_lr`, so G_k ends near the prior's mean kernel instead of the
+        near-uniform kernel that single random targets at lr_kernel leave (docs/algorithm.md).
+        """
         t0 = time.perf_counter()
+        self._set_kernel_lr(self.warmup_lr)
         try:
             for _ in range(self.cfg.kernel_warmup):
                 if should_stop():  # every step: Stop answers within one step in every stage
                     return False
-                target = self._kernels(1, self.draw_kernel)[0]
-                self._kernel_step(F.mse_loss(self.net_k(self.z_k), target))
+                targets = self._kernels(self.cfg.warmup_batch, self.draw_kernel)
+                self._kernel_step(F.mse_loss(self.net_k(self.z_k), targets.mean(dim=0)))
             if self.net_hist is not None:
                 self.refresh_history_features()
             return True
         finally:
+            self._set_kernel_lr(self.cfg.lr_kernel)
             self.timings["warmup"] += time.perf_counter() - t0
+
+    def _set_kernel_lr(self, lr: float) -> None:
+        for group in self.opt_k.param_groups:
+            group["lr"] = lr
 
     def kernel_prior_step(self) -> float:
         """HACBSR's KL stage (Eq. 5) or MLMC's MCMC kernel approximation; one Adam step on φ_k."""
@@ -149,16 +161,19 @@ class Solver:
         cfg = self.cfg
         if cfg.mode == "hacbsr":
             targets = self._kernels(cfg.kl_kernels, self.draw_kernel)
-            k = self.net_k(self.z_k)
-            loss = ((k[None] - targets) ** 2).mean(dim=(1, 2)).sum()
+            weighted = cfg.kl_weighting == "fit"
         else:
             targets = self._kernels(cfg.mcmc_samples, self.prior)
+            weighted = True
+        if weighted:  # MLMC's MCMC weights: the kernels that best reproduce the LR image pull hardest
             with torch.no_grad():
                 x = self.generate()
                 fits = [data_loss(forward_model(x, t, cfg.scale), self.y, self.mask, False).item() for t in targets]
             weights = torch.tensor(meta_weights(fits), device=self.device)
-            k = self.net_k(self.z_k)
-            loss = (weights * ((k[None] - targets) ** 2).mean(dim=(1, 2))).sum()
+        else:
+            weights = torch.ones(len(targets), device=self.device)
+        k = self.net_k(self.z_k)
+        loss = (weights * ((k[None] - targets) ** 2).mean(dim=(1, 2))).sum()
         self._kernel_step(loss)
         self.timings["kl"] += time.perf_counter() - t0
         return float(loss.item())
@@ -247,7 +262,8 @@ class Solver:
                 losses["meta"] = self.meta_update(kernel_losses)
                 kernel_losses, kernel_values = [], []
         if hacbsr:
-            losses["meta"] = self.meta_update(kernel_losses, kernel_values)
+            weighted = cfg.meta_weighting == "eq12"
+            losses["meta"] = self.meta_update(kernel_losses, kernel_values if weighted else None)
         return losses, False
 
     # -------------------------------------------------------------- outputs
@@ -338,7 +354,9 @@ def iterate(
         }
         history: list[dict[str, float]] = []
         # the first picture: a cubic upsample on the run's sampling grid, until the generator has one
-        preview = prepared.to_output(np.clip(upsample_on_grid(prepared.y, cfg.scale, cfg.sampling), 0.0, 1.0))
+        preview = prepared.to_output(
+            np.clip(phase_correct_bicubic(prepared.y, cfg.scale, cfg.sampling, channel_axis=0), 0.0, 1.0)
+        )
         yield Step(0, total, "setup", {}, None, time.perf_counter() - start, preview, None, **run_info)
         stopped = not solver.warmup(stop)
         # stopped in warm-up: no forward pass of the untrained generator (memory and time for noise);

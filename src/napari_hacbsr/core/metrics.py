@@ -94,6 +94,14 @@ def evaluate_sr(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
     }
 
 
+def kernel_width(kernel: np.ndarray) -> tuple[float, np.ndarray]:
+    """(RMS radius, centre of mass (row, col)) of clip(k, 0), from the one kernel-moment code."""
+    from .kernel_stats import kernel_shape
+
+    shape = kernel_shape(kernel)
+    return shape.rms_radius, np.array([shape.centre_row, shape.centre_col])
+
+
 def kernel_psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
     """20·log10(1 / RMSE) on the raw K×K arrays, no alignment (spec §4.2)."""
     if estimate.shape != truth.shape:

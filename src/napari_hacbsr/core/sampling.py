@@ -53,28 +53,3 @@ def hr_position_of_lr(i: float | np.ndarray, scale: int, convention: str = "stri
 def lr_position_of_hr(j: float | np.ndarray, scale: int, convention: str = "stride") -> float | np.ndarray:
     """LR data coordinate whose content HR pixel ``j`` holds: (j - phase)/s."""
     return (np.asarray(j, dtype=float) - lr_phase(scale, convention)) / int(scale)
-
-
-def upsample_on_grid(y: np.ndarray, scale: int, convention: str = "stride") -> np.ndarray:
-    """Cubic-spline upsample of (C, h, w) onto the ×s HR grid of ``convention`` (edges held).
-
-    Phase-correct by construction: HR pixel j samples LR position (j - phase)/s. Used as the first
-    picture of a run (before the generator has learnt anything) and as a registered baseline.
-    """
-    from scipy import ndimage
-
-    s = int(scale)
-    offset = float(lr_position_of_hr(0.0, s, convention))
-    out_shape = (y.shape[-2] * s, y.shape[-1] * s)
-    planes = [
-        ndimage.affine_transform(
-            np.asarray(plane, dtype=np.float64),
-            [1.0 / s, 1.0 / s],
-            offset=[offset, offset],
-            output_shape=out_shape,
-            order=3,
-            mode="nearest",
-        )
-        for plane in np.reshape(y, (-1, *y.shape[-2:]))
-    ]
-    return np.stack(planes).reshape(*y.shape[:-2], *out_shape)

@@ -8,7 +8,7 @@ and the generator's border see a cut), normalised by their sum over the grid: a 
 A frame that fits in one tile is handed to `iterate` unchanged: exactly the untiled result.
 
 Stop is polled between tiles and inside every tile's run; regions of tiles that did not finish keep
-the cubic upsample (`core.sampling.upsample_on_grid`), so nothing after Stop runs the network again.
+the cubic upsample (`core.degradation.phase_correct_bicubic`), so nothing after Stop runs the network again.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import numpy as np
 
 from . import engine  # (engine.iterate looked up at call time: one place to replace it, e.g. in tests)
 from .config import HACBSRConfig
+from .degradation import phase_correct_bicubic
 from .device import resolve_device
 from .image import PreparedImage, min_lr_side, prepare_image
 from .records import Result, Step
-from .sampling import upsample_on_grid
 
 #: LR pixels of overlap beyond the kernel's reach: the generator's reflection-padded 3×3 convolutions
 #: see a tile edge some pixels in; 8 LR px (16 HR at ×2) keeps those pixels out of the blend
@@ -144,7 +144,7 @@ def _from_chw(x: np.ndarray, channel_axis: int | None) -> np.ndarray:
 def cubic_fill(prepared: PreparedImage, scale: int, sampling: str) -> np.ndarray:
     """The cubic upsample in the output's layout and value range (one plane for a replicated gray run)."""
     y = prepared.y[:1] if prepared.input_channels == 1 else prepared.y
-    return prepared.to_output(np.clip(upsample_on_grid(y, scale, sampling), 0.0, 1.0))
+    return prepared.to_output(np.clip(phase_correct_bicubic(y, scale, sampling, channel_axis=0), 0.0, 1.0))
 
 
 class Assembly:

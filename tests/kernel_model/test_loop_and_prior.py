@@ -1,0 +1,152 @@
+"""The loop's cadence, the warm-up's effect on G_k, CKS thresholds that act, and the presets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from napari_hacbsr.core.cks import ContrastiveKernelSampler, kernel_features, similarity
+from napari_hacbsr.core.config import PRESETS, HACBSRConfig
+from napari_hacbsr.core.degradation import KernelSampler
+from napari_hacbsr.core.engine import Solver, prepare_image
+from napari_hacbsr.core.metrics import kernel_width
+from napari_hacbsr.core.sampling import kernel_centre
+
+
+def _solver(scale: int = 2, **changes) -> Solver:
+    lr = np.random.default_rng(0).random((17, 17)).astype(np.float32)  # 34 px HR at ×2: the smallest net
+    base = {"scale": scale, "encoder": "fallback", "device": "cpu", "kernel_warmup": 0}
+    cfg = HACBSRConfig(**{**base, **changes})
+    return Solver(prepare_image(lr, scale), cfg, torch.device("cpu"))
+
+
+def _count(solver: Solver, name: str, log: list) -> None:
+    original = getattr(solver, name)
+
+    def counted(*args, **kwargs):
+        log.append((name, solver.global_step))
+        return original(*args, **kwargs)
+
+    setattr(solver, name, counted)
+
+
+@pytest.mark.parametrize("mode", ["hacbsr", "mlmc"])
+def test_loop_cadence(mode):
+    """HACBSR: one kernel meta step per outer iteration (after its P image steps), the history EMA
+    every `history_interval` (10 by default) global steps, one kernel fixed for the P steps.
+    MLMC: a meta step every `mlmc_meta_interval` (3) global steps, counted across outer iterations."""
+    assert (HACBSRConfig().history_interval, HACBSRConfig().mlmc_meta_interval) == (10, 3)
+    solver = _solver(mode=mode, inner_steps=2, history_interval=4, mlmc_meta_interval=3)
+    assert solver.warmup(lambda: False)  # 0 steps: only the history features
+    log: list = []
+    for name in ("meta_update", "history_update", "kernel_prior_step"):
+        _count(solver, name, log)
+    kernels_seen = []
+    original_step = solver.image_step
+
+    def image_step(kernel, use_ssim):
+        kernels_seen.append(kernel.detach().clone())
+        return original_step(kernel, use_ssim)
+
+    solver.image_step = image_step
+    for index in range(4):  # 8 global inner steps
+        solver.outer_iteration(index, lambda: False)
+    meta = [step for name, step in log if name == "meta_update"]
+    history = [step for name, step in log if name == "history_update"]
+    assert [step for name, step in log if name == "kernel_prior_step"] == [0, 2, 4, 6]
+    if mode == "hacbsr":
+        assert meta == [2, 4, 6, 8]
+        assert history == [4, 8]
+        for first in range(0, 8, 2):  # k_cil is fixed within an outer iteration ...
+            assert torch.equal(kernels_seen[first + 1], kernels_seen[first])
+        assert not torch.equal(kernels_seen[1], kernels_seen[2])  # ... and moves after the meta step
+    else:
+        assert meta == [3, 6]
+        assert history == []
+        assert not torch.equal(kernels_seen[2], kernels_seen[3])  # re-read after each meta step
+
+
+@pytest.mark.parametrize(("scale", "sampling"), [(4, "area"), (3, "bicubic")])
+def test_warmup_imposes_the_priors_width_and_centre(scale, sampling):
+    solver = _solver(scale=scale, sampling=sampling, kernel_warmup=200, use_history=False, **PRESETS["data-prior"])
+    size = solver.cfg.kernel_size
+    prior_mean = np.mean([solver.prior() for _ in range(300)], axis=0)
+    target_radius = kernel_width(prior_mean)[0]
+    assert solver.warmup(lambda: False)
+    radius, centre = kernel_width(solver.net_k(solver.z_k).detach().numpy())
+    assert radius == pytest.approx(target_radius, rel=0.1)
+    np.testing.assert_allclose(centre, kernel_centre(size, scale, sampling), atol=0.25)
+    assert solver.opt_k.param_groups[0]["lr"] == solver.cfg.lr_kernel  # warm-up rate does not leak
+
+
+def test_paper_warmup_leaves_the_kernel_wider_than_its_prior():
+    """The paper's warm-up (one random target per step at lr 1e-4) does not reach the prior at ×4:
+    the reason the default warm-up fits batch means at a higher rate."""
+    solver = _solver(scale=4, kernel_warmup=200, use_history=False, **PRESETS["paper"])
+    prior_mean = np.mean([solver.prior() for _ in range(300)], axis=0)
+    solver.warmup(lambda: False)
+    radius = kernel_width(solver.net_k(solver.z_k).detach().numpy())[0]
+    assert radius > 1.3 * kernel_width(prior_mean)[0]
+
+
+def test_cks_thresholds_act_only_when_calibrated():
+    """Raw S between prior kernels never drops below σ_min = 0.3; calibrated S does, so both hinges fire."""
+
+    def base():
+        return KernelSampler.prior(4, np.random.default_rng(1), "stride", "data")
+
+    raw_draw, cal_draw = base(), base()
+    raw = ContrastiveKernelSampler(raw_draw, 8, 20)
+    cal = ContrastiveKernelSampler(cal_draw, 8, 20, calibrate=True)
+    assert raw.spread == (0.0, 1.0)  # the paper's raw S
+    lo, hi = cal.spread
+    assert 0.3 < lo < hi <= 1.0
+    window = [kernel_features(raw_draw()) for _ in range(20)]
+    candidates = [raw_draw() for _ in range(40)]
+    raw_sims = [similarity(kernel_features(c), window) for c in candidates]
+    cal_sims = [cal.scaled_similarity(c, window) for c in candidates]
+    assert min(s.min() for s in raw_sims) > 0.3  # σ_min hinge can never fire on raw S
+    assert sum(s.min() < 0.3 for s in cal_sims) > 0  # ... but does on calibrated S
+    assert sum(s.max() > 0.8 for s in cal_sims) > 0
+
+
+def test_paper_preset_reproduces_the_paper_faithful_configuration():
+    paper = HACBSRConfig.preset("paper", scale=4)
+    expected = {
+        "sampling": "stride",
+        "kernel_prior": "mlmc",
+        "warmup_lr": None,
+        "warmup_batch": 1,
+        "kl_weighting": "uniform",
+        "meta_weighting": "eq12",
+        "cks_calibrate": False,
+        "lr_kernel": 1e-4,
+        "kernel_warmup": 200,
+        "cks_tau": 0.3,
+        "kl_kernels": 5,
+        "theta_h": 0.4,
+        "outer_iterations": 300,
+    }
+    assert {k: getattr(paper, k) for k in expected} == expected
+    default = HACBSRConfig.preset("default", scale=4)
+    assert default == HACBSRConfig(scale=4) and default.sampling == "area"
+    with pytest.raises(ValueError, match="preset must be one of"):
+        HACBSRConfig.preset("fast")
+    with pytest.raises(ValueError, match="kernel_prior must be one of"):
+        HACBSRConfig(kernel_prior="wide")
+
+
+def test_paper_preset_draws_the_same_kernels_as_before():
+    """The stride/"mlmc" prior is the original FKP/MLMC kernel family: the centre (K - s)/2 and
+    the shifted range [λ + s - 1, λ + s + 6]."""
+    from napari_hacbsr.core.degradation import prior_lambda_range
+
+    assert prior_lambda_range(4, "mlmc") == pytest.approx((3.7, 20.0))
+    assert prior_lambda_range(4, "data") == pytest.approx((0.7, 10.0))
+    solver = _solver(scale=4, **PRESETS["paper"])
+    for _ in range(5):
+        kernel = solver.prior()
+        centre = np.array(ndimage.center_of_mass(kernel))  # wide kernels lose a tail to the 19×19 crop
+        np.testing.assert_allclose(centre, 7.5, atol=0.25)
