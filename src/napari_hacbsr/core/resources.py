@@ -20,14 +20,16 @@ from .config import HACBSRConfig, is_accelerator
 from .errors import HACBSRError
 
 #: CPU coefficients, from `OMP_NUM_THREADS=2 python benchmarks/memory.py --sizes 64 128 192 --scale 2`
-#: (commit 4ef8f76, encoder "fallback", 2 torch threads on a 2-core Xeon shared with other jobs: load
-#: average ≈ 6 while it ran, so the times are ~3× slower than an idle machine; memory is unaffected)
+#: (commit 71daa51 plus the step-timing fix of that script, encoder "fallback", 2 torch threads on the
+#: shared 2-core machine). Its least-squares intercepts for time came out slightly negative (−0.75 s per
+#: step, −0.59 s fixed) and are clamped to 0: a step cannot take negative time. Cross-check: the 2000²
+#: widget run's first 1076² HR tile (1 inner step) took 87 s; this model says 90 s.
 CPU_MODEL = {
     "base_bytes": 1.034e9,
-    "bytes_per_hr_px": 1.003e4,
-    "step_base_s": 7.755,
-    "step_s_per_hr_px": 1.089e-4,
-    "run_fixed_s": 6.8,
+    "bytes_per_hr_px": 1.046e4,
+    "step_base_s": 0.0,
+    "step_s_per_hr_px": 7.794e-05,
+    "run_fixed_s": 0.0,
 }
 #: GPU: not calibrated on a GPU yet (no device in the calibrating session). Activations are the same
 #: fp32 tensors, so the CPU's bytes per pixel are used for GPU memory; time is not estimated.
