@@ -9,11 +9,14 @@ import pytest
 import rasterio
 
 from napari_hacbsr.cli import main
+from napari_hacbsr.core.config import HACBSRConfig  # noqa: E402
+from napari_hacbsr.core.sampling import hr_position_of_lr  # noqa: E402
 from napari_hacbsr.files import read_image, read_product
 from napari_hacbsr.mission.georef import sr_transform
 
 from . import builders
 
+DEFAULT_SAMPLING = HACBSRConfig().sampling  # what `hacbsr run` uses for a product
 TINY_ARGS = ["--iters", "2", "--kernel-warmup", "3", "--encoder", "fallback", "--device", "cpu", "--quiet"]
 
 
@@ -23,12 +26,12 @@ def test_run_on_a_pds3_label_writes_a_georeferenced_geotiff(tmp_path, capsys):
     assert main(["run", str(path), "--scale", "2", "-o", str(out), *TINY_ARGS]) == 0
     with rasterio.open(out / "SCENE_HACBSR_x2.tif") as sr, rasterio.open(path) as source:
         assert sr.shape == (2 * builders.ROWS, 2 * builders.COLS) and sr.crs == source.crs
-        assert sr.transform.to_gdal() == pytest.approx(sr_transform(expected["transform"], 2, "stride"))
+        assert sr.transform.to_gdal() == pytest.approx(sr_transform(expected["transform"], 2, DEFAULT_SAMPLING))
         assert np.isfinite(sr.read(1)).all()  # NULL pixels were missing data, not values
     record = json.loads((out / "SCENE_HACBSR.json").read_text())
     georef = record["georeference"]
-    assert georef["crs"] and georef["sampling"] == "stride" and georef["scale"] == 2
-    assert georef["transform"] == pytest.approx(sr_transform(expected["transform"], 2))
+    assert georef["crs"] and georef["sampling"] == DEFAULT_SAMPLING and georef["scale"] == 2
+    assert georef["transform"] == pytest.approx(sr_transform(expected["transform"], 2, DEFAULT_SAMPLING))
     assert georef["source_transform"] == pytest.approx(expected["transform"])
     assert "sr_tiff" in capsys.readouterr().out
 
@@ -40,10 +43,11 @@ def test_run_on_fits_writes_fits_with_the_updated_wcs(tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(path), "--scale", "2", "-o", str(out), *TINY_ARGS]) == 0
     header = fits.getheader(out / "scene_HACBSR_x2.fits")
-    assert header["CRPIX1"] == pytest.approx(2 * (10.5 - 1) - 0.5 + 1) and header["CDELT1"] == pytest.approx(-1e-4)
+    assert header["CRPIX1"] == pytest.approx(hr_position_of_lr(10.5 - 1, 2, DEFAULT_SAMPLING) + 1)
+    assert header["CDELT1"] == pytest.approx(-1e-4)
     assert (out / "scene_HACBSR_x2.tif").is_file()  # the plain float TIFF is still written
     record = json.loads((out / "scene_HACBSR.json").read_text())
-    assert record["georeference"]["wcs"]["CRPIX2"] == pytest.approx(2 * (12.5 - 1) - 0.5 + 1)
+    assert record["georeference"]["wcs"]["CRPIX2"] == pytest.approx(hr_position_of_lr(12.5 - 1, 2, DEFAULT_SAMPLING) + 1)
 
 
 def test_read_image_dispatches_products_and_keeps_plain_tiffs(tmp_path):

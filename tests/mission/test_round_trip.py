@@ -146,7 +146,9 @@ def test_run_in_viewer_carries_the_georeference_to_the_sr_layer(make_napari_view
     worker = run_in_viewer(viewer, "scene", scale=2, iterations=2, progress=False, **fast)
     qtbot.waitUntil(lambda: worker.hacbsr_run.done, timeout=120_000)
     sr = viewer.layers["scene_HACBSR_x2"]
-    assert sr.metadata["mission"]["transform"] == pytest.approx(sr_transform(expected["transform"], 2))
+    assert sr.metadata["mission"]["transform"] == pytest.approx(
+        sr_transform(expected["transform"], 2, worker.hacbsr_run.config.sampling)
+    )
     assert "mission" not in viewer.layers["scene_HACBSR_kernel"].metadata  # kernels are not on the map
     _, meta, _ = sr.as_layer_data_tuple()
     [tif, _] = write_image(str(tmp_path / "sr.tif"), sr.data, meta)

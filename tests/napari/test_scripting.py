@@ -79,7 +79,8 @@ def test_add_result_places_a_blocking_result_over_a_scaled_source(make_napari_vi
     result = made_result(np.ones((40, 40), np.float32), HACBSRConfig(scale=2))
     layer = add_result(viewer, "ctx", result)
     np.testing.assert_allclose(layer.scale, [17.5, 17.5])
-    # stride sampling: HR pixel 0 holds LR position +(s-1)/(2s) = 0.25 px = 8.75 m from the source origin
-    np.testing.assert_allclose(layer.translate, [1000.0 + 8.75, -70.0 + 8.75])
+    # default "area" sampling: HR pixel 0 holds LR position -(s-1)/(2s) = -0.25 px = -8.75 m from the origin
+    assert result.config.sampling == "area"
+    np.testing.assert_allclose(layer.translate, [1000.0 - 8.75, -70.0 - 8.75])
     np.testing.assert_allclose(layer.contrast_limits, [0.0, 0.5])
     assert layer.name == "ctx_HACBSR_x2" and layer.metadata["hacbsr"]["source_layer"] == "ctx"

@@ -45,7 +45,7 @@ def test_tiles_are_painted_and_the_kernel_map_sits_on_the_tile_centres(make_napa
     sr = viewer.layers[run.sr_name]
     assert sr.data.shape == (80, 120)
     # the region's HR pixel (0, 0) sits on LR position origin + (j - phase)/s of the source
-    expected = source.data_to_world(np.array(region[:2]) + lr_position_of_hr(0.0, 2))
+    expected = source.data_to_world(np.array(region[:2]) + lr_position_of_hr(0.0, 2, run.config.sampling))
     np.testing.assert_allclose(sr.data_to_world((0, 0)), expected)
     names = {layer.name for layer in run.kernel_map_layers}
     assert names == {f"{run.kernel_name}_{s}" for s in ("map", "fwhm", "ellipticity", "orientation")}

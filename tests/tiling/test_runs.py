@@ -121,7 +121,7 @@ def test_stop_between_tiles_keeps_the_finished_tile_and_the_cubic_elsewhere():
             seen.append(step)
     assert len(seen) == 1 and result.stopped_early and result.tiles_done == 1
     assert np.isnan(result.kernel_map[1, 0]).all() and np.isfinite(result.kernel_map[0, 0]).all()
-    fill = cubic_fill(prepare_image(img, 2), 2, "stride")
+    fill = cubic_fill(prepare_image(img, 2), 2, CFG.sampling)
     np.testing.assert_array_equal(result.sr[60:], fill[60:])  # tile 2 alone there: never ran
     np.testing.assert_array_equal(result.sr[:20], seen[0].sr[:20])
 
