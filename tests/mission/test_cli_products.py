@@ -47,7 +47,9 @@ def test_run_on_fits_writes_fits_with_the_updated_wcs(tmp_path):
     assert header["CDELT1"] == pytest.approx(-1e-4)
     assert (out / "scene_HACBSR_x2.tif").is_file()  # the plain float TIFF is still written
     record = json.loads((out / "scene_HACBSR.json").read_text())
-    assert record["georeference"]["wcs"]["CRPIX2"] == pytest.approx(hr_position_of_lr(12.5 - 1, 2, DEFAULT_SAMPLING) + 1)
+    assert record["georeference"]["wcs"]["CRPIX2"] == pytest.approx(
+        hr_position_of_lr(12.5 - 1, 2, DEFAULT_SAMPLING) + 1
+    )
 
 
 def test_read_image_dispatches_products_and_keeps_plain_tiffs(tmp_path):
