@@ -1,5 +1,16 @@
 """Shared test constants (imported by tests; conftest.py only holds fixtures and hooks)."""
 
+
+def drain(gen):
+    """All the Steps a generator yields, and the value it returns."""
+    steps = []
+    while True:
+        try:
+            steps.append(next(gen))
+        except StopIteration as done:
+            return steps, done.value
+
+
 # A tiny, fast schedule for end-to-end tests on 2 CPU cores.
 TINY = {"iterations": 3, "kernel_warmup": 5, "encoder": "fallback", "device": "cpu", "ssim_phase": 1}
 

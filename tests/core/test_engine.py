@@ -13,17 +13,11 @@ from napari_hacbsr.core.errors import OutOfMemoryError
 from napari_hacbsr.core.image import min_lr_side, prepare_image, validate_image
 from napari_hacbsr.core.records import Result
 
-from ..helpers import TINY
+from ..helpers import TINY, drain
 
 
 def run_all(image, cfg, **kw):
-    gen = iterate(image, cfg, **kw)
-    steps = []
-    while True:
-        try:
-            steps.append(next(gen))
-        except StopIteration as stop:
-            return steps, stop.value
+    return drain(iterate(image, cfg, **kw))
 
 
 def test_end_to_end_shapes_steps_and_provenance(lr_image, tiny_config):

@@ -10,18 +10,9 @@ from napari_hacbsr.core.errors import OutOfMemoryError
 from napari_hacbsr.core.image import prepare_image
 from napari_hacbsr.core.tiling import cubic_fill, iterate_tiled
 
-from ..helpers import TINY
+from ..helpers import TINY, drain
 
 CFG = HACBSRConfig(scale=2, **{**TINY, "iterations": 2, "inner_steps": 2})
-
-
-def drain(gen):
-    steps = []
-    while True:
-        try:
-            steps.append(next(gen))
-        except StopIteration as done:
-            return steps, done.value
 
 
 def image(h, w, seed=0):

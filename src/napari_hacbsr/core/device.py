@@ -102,3 +102,18 @@ def free_device_memory(device: torch.device | None = None) -> None:
         torch.cuda.empty_cache()
     if (device is None or device.type == "mps") and _mps_available() and hasattr(torch, "mps"):
         torch.mps.empty_cache()
+
+
+def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam with default betas/eps; the fused kernel where torch has one for the device.
+
+    Same update rule; the fused kernel does it in one pass, which is faster. Its cost is part of the bare DIP
+    step that `python benchmarks/speed.py` times (results in docs/benchmarks.md, not here: they go stale).
+    """
+    params = list(params)
+    if device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.Adam(params, lr=lr, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # older torch: no fused kernel for this device
+            pass
+    return torch.optim.Adam(params, lr=lr)

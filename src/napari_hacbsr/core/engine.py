@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from .cks import ContrastiveKernelSampler
 from .config import HACBSRConfig
 from .degradation import KernelSampler, forward_model, phase_correct_bicubic
-from .device import describe_device, free_device_memory, is_out_of_memory, resolve_device
+from .device import describe_device, free_device_memory, is_out_of_memory, make_adam, resolve_device
 from .encoder import load_encoder
 from .errors import OutOfMemoryError
 from .image import PreparedImage, prepare_image
@@ -37,21 +37,6 @@ _NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
 
 
 # ---------------------------------------------------------------------------- the solver
-def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam with default betas/eps; the fused kernel where torch has one for the device.
-
-    Same update rule; the fused kernel does it in one pass, which is faster. Its cost is part of the bare DIP
-    step that `python benchmarks/speed.py` times (results in docs/benchmarks.md, not here: they go stale).
-    """
-    params = list(params)
-    if device.type in ("cuda", "cpu"):
-        try:
-            return torch.optim.Adam(params, lr=lr, fused=True)
-        except (RuntimeError, TypeError, ValueError):  # older torch: no fused kernel for this device
-            pass
-    return torch.optim.Adam(params, lr=lr)
-
-
 class Solver:
     """State of one run, with one method per stage so benchmarks can time each of them."""
 
