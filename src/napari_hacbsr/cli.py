@@ -117,7 +117,7 @@ def _run_engine(image: np.ndarray, args: argparse.Namespace, channel_axis: int |
 def _summary(result) -> str:
     t = result.timings
     return (
-        f"device {result.device_name}; encoder {result.encoder}; {result.iterations_done} iterations"
+        f"device {result.device_name}; {result.iterations_done} iterations"
         f"{' (stopped early)' if result.stopped_early else ''} in {t['total']:.1f} s; "
         f"{result.tiles_done} of {1 if result.tile_boxes is None else result.tile_boxes[..., 0].size} tile(s); "
         f"LR-consistency MSE {result.lr_consistency:.3e}"
