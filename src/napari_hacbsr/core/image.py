@@ -111,11 +111,11 @@ def _as_chw(arr: np.ndarray, channel_axis: int | None) -> tuple[np.ndarray, int 
     )
 
 
-def inspect_image(image: Any, scale: int, channel_axis: int | None = None) -> None:
+def inspect_image(image: Any, scale: int, channel_axis: int | None = None) -> tuple[float, float]:
     """Raise the ValueError that a run would raise for this input, without copying it.
 
     Checks scale, dtype, layout, size, and that some finite pixels differ; cheap enough to run
-    when a layer is selected (min/max of the data, no float copy).
+    when a layer is selected (min/max of the data, no float copy). Returns that finite [min, max].
     """
     scale = check_scale(scale)
     arr = np.asarray(image)
@@ -140,6 +140,7 @@ def inspect_image(image: Any, scale: int, channel_axis: int | None = None) -> No
         raise ValueError("image has no finite pixels (all NaN/inf); nothing to super-resolve")
     if not high > low:
         raise ValueError(f"image is constant (every finite pixel is {low}); there is no detail to super-resolve")
+    return low, high
 
 
 def _finite_range(arr: np.ndarray) -> tuple[float | None, float | None]:
@@ -156,13 +157,12 @@ def prepare_image(
     image: np.ndarray, scale: int, channel_axis: int | None = None, gray_channels: int = 3
 ) -> PreparedImage:
     """Check (`inspect_image`) and normalise an input image. Raises ValueError that says what to do."""
-    inspect_image(image, scale, channel_axis)
+    low, high = inspect_image(image, scale, channel_axis)
     arr = np.asarray(image)
     chw, axis = _as_chw(arr, channel_axis)
     channels = chw.shape[0]
     values = chw.astype(np.float64)
     finite = np.isfinite(values)
-    low, high = float(values[finite].min()), float(values[finite].max())
     pixel_ok = finite.all(axis=0)
     missing = int((~pixel_ok).sum())
     y = np.where(finite, (values - low) / (high - low), 0.0)
@@ -177,7 +177,9 @@ def prepare_image(
     )
 
 
-validate_image = inspect_image  # the public name (napari_hacbsr.validate_image)
+def validate_image(image: Any, scale: int, channel_axis: int | None = None) -> None:
+    """The public check (napari_hacbsr.validate_image): raise what a run would raise for this input."""
+    inspect_image(image, scale, channel_axis)
 
 
 def unit_range_by_dtype(image: np.ndarray) -> np.ndarray:
