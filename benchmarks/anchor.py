@@ -54,14 +54,17 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-data-prior": ("data-prior", {}),
     "mlmc": ("default", {"mode": "mlmc"}),
     "mlmc-paper": ("paper", {"mode": "mlmc"}),
+    "mlmc-data-prior": ("data-prior", {"mode": "mlmc"}),
     "hacbsr-ck": ("default", {"use_cks": False}),
     "hacbsr-cl": ("default", {"use_history": False}),
     "hacbsr-ck-cl": ("default", {"use_cks": False, "use_history": False}),
     "hacbsr-200": ("default", {"iterations": 200}),
     # the new kernel model's parts, one reverted at a time
-    "hacbsr-kl-uniform": ("default", {"kl_weighting": "uniform"}),
+    "hacbsr-kl-fit": ("default", {"kl_weighting": "fit"}),
     "hacbsr-cks-raw": ("default", {"cks_calibrate": False}),
     "hacbsr-prior-mlmc": ("default", {"kernel_prior": "mlmc"}),
+    "hacbsr-shared-adam": ("default", {"prior_optimizer": "shared"}),
+    "hacbsr-mse-phase": ("default", {"ssim_share": 81 / 300}),
     "hacbsr-theta0.1": ("default", {"theta_h": 0.1}),
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
 }

@@ -58,14 +58,44 @@ def test_one_schedule_policy_per_device():
     base = HACBSRConfig()
     assert base.iterations is None and base.yield_every is None and base.ssim_phase is None
     gpu, cpu = base.for_device("cuda:0"), base.for_device("cpu")
-    assert (gpu.iterations, gpu.yield_every, gpu.ssim_iterations) == (300, 10, 81)
+    # HACBSR fits 1-SSIM for the whole run (issue 8); the paper preset keeps its first 81 of 300
+    assert (gpu.iterations, gpu.yield_every, gpu.ssim_iterations) == (300, 10, 300)
+    assert HACBSRConfig.preset("paper").for_device("cuda").ssim_iterations == 81
     mlmc = base.replace(mode="mlmc").for_device("mps")
     assert (mlmc.iterations, mlmc.ssim_iterations) == (200, 81)  # the MLMC code's `it <= 80`
-    assert (cpu.iterations, cpu.yield_every) == (100, 1) and cpu.ssim_iterations == 27
+    assert (cpu.iterations, cpu.yield_every) == (100, 1) and cpu.ssim_iterations == 100
     # what the user set is kept on every device
     mine = HACBSRConfig(iterations=30, yield_every=5, ssim_phase=3).for_device("cuda")
     assert (mine.iterations, mine.yield_every, mine.ssim_iterations) == (30, 5, 3)
-    assert HACBSRConfig(iterations=30).ssim_iterations == 8
+    assert HACBSRConfig(iterations=30, ssim_share=81 / 300).ssim_iterations == 8
+    assert HACBSRConfig(mode="mlmc", iterations=30).ssim_iterations == 12
+
+
+def test_each_mode_fills_its_own_kernel_model_and_keeps_what_was_set():
+    hacbsr = HACBSRConfig().for_device("cpu")
+    assert (hacbsr.kernel_prior, hacbsr.prior_optimizer, hacbsr.warmup_batch, hacbsr.cks_calibrate) == (
+        "data",
+        "own",
+        8,
+        True,
+    )
+    assert (hacbsr.warmup_lr, hacbsr.prior_lr) == (1e-3, 3e-4)
+    # the mode is read when the defaults are filled, so switching mode first gives MLMC's model
+    mlmc = HACBSRConfig().replace(mode="mlmc", lr_kernel=2e-4).for_device("cpu")
+    assert (mlmc.kernel_prior, mlmc.prior_optimizer, mlmc.warmup_batch, mlmc.cks_calibrate) == (
+        "mlmc",
+        "shared",
+        1,
+        False,
+    )
+    assert mlmc.warmup_lr == mlmc.prior_lr == 2e-4  # MLMC's warm-up runs at the kernel rate
+    mine = HACBSRConfig(kernel_prior="mlmc", prior_optimizer="shared").for_device("cpu")
+    assert (mine.kernel_prior, mine.prior_optimizer, mine.warmup_batch) == ("mlmc", "shared", 8)
+    assert mine.for_device("cpu") == mine  # filling is idempotent (the Solver fills again)
+    with pytest.raises(ValueError, match="ssim_share"):
+        HACBSRConfig(ssim_share=1.5)
+    with pytest.raises(ValueError, match="prior_optimizer"):
+        HACBSRConfig(prior_optimizer="sgd")
 
 
 def test_the_gpu_test_is_defined_once():

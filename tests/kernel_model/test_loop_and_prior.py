@@ -113,15 +113,17 @@ def test_cks_thresholds_act_only_when_calibrated():
 
 
 def test_paper_preset_reproduces_the_paper_faithful_configuration():
-    paper = HACBSRConfig.preset("paper", scale=4)
+    paper = HACBSRConfig.preset("paper", scale=4).for_device("cuda")
     expected = {
         "sampling": "stride",
         "kernel_prior": "mlmc",
-        "warmup_lr": None,
+        "warmup_lr": 1e-4,
         "warmup_batch": 1,
         "kl_weighting": "uniform",
         "meta_weighting": "eq12",
+        "prior_optimizer": "shared",
         "cks_calibrate": False,
+        "ssim_iterations": 81,
         "lr_kernel": 1e-4,
         "kernel_warmup": 200,
         "cks_tau": 0.3,

@@ -16,6 +16,7 @@ PROTOCOLS = ("stride", "bicubic")  # the simulator's degradation protocols (core
 MAX_SCALE = 8
 KL_WEIGHTINGS = ("uniform", "fit")
 META_WEIGHTINGS = ("eq12", "sum")
+PRIOR_OPTIMIZERS = ("shared", "own")
 # kernel priors (covariance eigenvalue ranges, core.degradation.prior_lambda_range): "mlmc" = MLMC's
 # shifted range (spec §1.2); "data" = the range real and simulated PSFs are drawn from (spec §1.1)
 KERNEL_PRIORS = ("mlmc", "data")
@@ -29,9 +30,33 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "gpu": {"iterations": {"hacbsr": 300, "mlmc": 200}, "yield_every": 10},
     "cpu": {"iterations": {"hacbsr": 100, "mlmc": 100}, "yield_every": 1},
 }
-#: share of the outer iterations fitted with 1-SSIM, kept when N changes: the first 81 of the paper's
-#: 300 for HACBSR; the MLMC code's `it <= 80` of its 200 for MLMC mode
-SSIM_FRACTION = {"hacbsr": 81 / 300, "mlmc": 81 / 200}
+# The kernel model and data loss each mode runs with, for every field left as None (filled in with the
+# schedule by `HACBSRConfig.for_device`). HACBSR's is the model measured best on the MLMC anchor files
+# (issue 8, docs/benchmarks.md): the data's PSF range, a warm-up that imposes the prior's mean, a prior
+# stage with its own Adam (so it pulls as hard as the data does) and 1-SSIM for the whole run. MLMC mode
+# keeps the MLMC code's: its shifted prior, one shared Adam, plain warm-up, 1-SSIM for `it <= 80` of 200.
+# `ssim_share` is the share of the N outer iterations fitted with 1-SSIM (kept when N changes);
+# warmup_lr/prior_lr None mean lr_kernel.
+MODE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hacbsr": {
+        "kernel_prior": "data",
+        "warmup_lr": 1e-3,
+        "warmup_batch": 8,
+        "prior_optimizer": "own",
+        "prior_lr": 3e-4,
+        "cks_calibrate": True,
+        "ssim_share": 1.0,
+    },
+    "mlmc": {
+        "kernel_prior": "mlmc",
+        "warmup_lr": None,
+        "warmup_batch": 1,
+        "prior_optimizer": "shared",
+        "prior_lr": None,
+        "cks_calibrate": False,
+        "ssim_share": 81 / 200,
+    },
+}
 
 
 def is_accelerator(device: Any) -> bool:
@@ -63,10 +88,10 @@ class HACBSRConfig:
     iterations: int | None = None  # N; None -> the device's default (SCHEDULES, via for_device)
     inner_steps: int = 5  # P
     kernel_warmup: int = 200  # A18: MLMC's kernel warm-up, Adam steps on prior kernels
-    # warm-up Adam rate (None: lr_kernel, the paper's, which leaves G_k nearly uniform) and prior
-    # kernels averaged per warm-up step (1: the paper's single random target)
+    # warm-up Adam rate and prior kernels averaged per warm-up step; the paper's lr_kernel and single
+    # random target leave G_k nearly uniform (docs/algorithm.md). None: the mode's (MODE_DEFAULTS)
     warmup_lr: float | None = None
-    warmup_batch: int = 1
+    warmup_batch: int | None = None
 
     # --- learning rates (A1, A19)
     lr_image: float = 5e-3
@@ -87,12 +112,17 @@ class HACBSRConfig:
     # HACBSR's per-iteration kernel meta loss: "eq12" weights the P step losses by Eq. 12 (paper),
     # "sum" adds them plainly as MLMC does
     meta_weighting: str = "eq12"
+    # the KL/MCMC stage's Adam: "shared" with the meta step (spec A19, one Adam), where the meta loss's
+    # far larger gradients set Adam's scale and the prior step barely moves G_k; "own": a second Adam on
+    # φ_k at `prior_lr`, so the prior pulls as hard as the data does (docs/algorithm.md)
+    prior_optimizer: str | None = None
+    prior_lr: float | None = None
     # rescale S by the prior's own pairwise-similarity spread so τ and σ_min/σ_max act (raw S
     # between prior kernels is 0.64..1, where S < 0.3 never happens; docs/algorithm.md)
-    cks_calibrate: bool = False
+    cks_calibrate: bool | None = None
     # covariance range of the kernel prior (core.degradation.prior_lambda_range): "data" covers
     # narrow PSFs; "mlmc" is MLMC's shifted range ([3.7, 20] at ×4)
-    kernel_prior: str = "mlmc"
+    kernel_prior: str | None = None
 
     # --- history-augmented contrast (spec §5.4); use_history=False is the "-CL" ablation
     use_history: bool = True
@@ -104,6 +134,7 @@ class HACBSRConfig:
     # --- MLMC inheritances kept by default (A17)
     # leading outer iterations fitted with 1-SSIM; None -> the paper's proportion of N (SSIM_FRACTION); 0 disables
     ssim_phase: int | None = None
+    ssim_share: float | None = None  # ... or this share of N (None: the mode's, MODE_DEFAULTS)
     hyper_laplacian_weight: float = 2e-4
     hyper_laplacian_p: float = 0.67
 
@@ -153,16 +184,22 @@ class HACBSRConfig:
         """Leading outer iterations fitted with 1-SSIM."""
         if self.ssim_phase is not None:
             return self.ssim_phase
-        return round(SSIM_FRACTION[self.mode] * self.outer_iterations)
+        share = self.ssim_share if self.ssim_share is not None else MODE_DEFAULTS[self.mode]["ssim_share"]
+        return round(share * self.outer_iterations)
 
     @property
     def live_every(self) -> int:
         return self.yield_every if self.yield_every is not None else SCHEDULES["gpu"]["yield_every"]
 
     def for_device(self, device: Any) -> HACBSRConfig:
-        """A copy with every device-dependent default filled in for `device` (a resolved device)."""
+        """A copy with every default left as None filled in: the schedule for `device` (a resolved
+        device), the kernel model for the mode (MODE_DEFAULTS; warmup_lr/prior_lr None = lr_kernel)."""
         schedule = SCHEDULES[schedule_kind(device)]
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = {
+            name: (value if value is not None or name not in ("warmup_lr", "prior_lr") else self.lr_kernel)
+            for name, value in MODE_DEFAULTS[self.mode].items()
+            if getattr(self, name) is None
+        }
         if self.iterations is None:
             changes["iterations"] = schedule["iterations"][self.mode]
         if self.yield_every is None:
@@ -207,15 +244,14 @@ class HACBSRConfig:
             "history_interval",
             "mcmc_samples",
             "mlmc_meta_interval",
-            "warmup_batch",
         ):
             value = getattr(self, name)
             need(isinstance(value, int) and value >= 1, f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("yield_every",):
+        for name in ("yield_every", "warmup_batch"):
             value = getattr(self, name)
             need(
                 value is None or (isinstance(value, int) and value >= 1),
-                f"{name} must be an integer >= 1 (or None for the device default), got {value!r}",
+                f"{name} must be an integer >= 1 (or None for the default), got {value!r}",
             )
         need(
             self.ssim_phase is None or (isinstance(self.ssim_phase, int) and self.ssim_phase >= 0),
@@ -226,11 +262,20 @@ class HACBSRConfig:
             need(isinstance(value, int) and value >= 0, f"{name} must be an integer >= 0, got {value!r}")
         need(
             self.warmup_lr is None or (isinstance(self.warmup_lr, (int, float)) and self.warmup_lr > 0),
-            f"warmup_lr must be > 0 (or None to use lr_kernel), got {self.warmup_lr!r}",
+            f"warmup_lr must be > 0 (or None for the mode's), got {self.warmup_lr!r}",
+        )
+        need(
+            self.prior_lr is None or (isinstance(self.prior_lr, (int, float)) and self.prior_lr > 0),
+            f"prior_lr must be > 0 (or None for the mode's), got {self.prior_lr!r}",
+        )
+        need(
+            self.ssim_share is None or (isinstance(self.ssim_share, (int, float)) and 0 <= self.ssim_share <= 1),
+            f"ssim_share must be between 0 and 1 (or None for the mode's), got {self.ssim_share!r}",
         )
         need(self.kl_weighting in KL_WEIGHTINGS, f"kl_weighting must be one of {KL_WEIGHTINGS}")
         need(self.meta_weighting in META_WEIGHTINGS, f"meta_weighting must be one of {META_WEIGHTINGS}")
-        need(self.kernel_prior in KERNEL_PRIORS, f"kernel_prior must be one of {KERNEL_PRIORS}")
+        need(self.prior_optimizer in (None, *PRIOR_OPTIMIZERS), f"prior_optimizer must be one of {PRIOR_OPTIMIZERS}")
+        need(self.kernel_prior in (None, *KERNEL_PRIORS), f"kernel_prior must be one of {KERNEL_PRIORS}")
         for name in ("lr_image", "lr_kernel"):
             value = getattr(self, name)
             need(isinstance(value, (int, float)) and value > 0, f"{name} must be > 0, got {value!r}")
@@ -280,18 +325,29 @@ class HACBSRConfig:
         return HACBSRConfig.from_dict(data)
 
 
-# Named configurations (field overrides of the dataclass defaults). The defaults keep the paper's
-# kernel model: on the MLMC anchor files the "data-prior" model (issue 8) did not measure better
-# (×4, seed 0: 25.00 dB / 0.525 vs the paper model's 25.02 / 0.575; docs/benchmarks.md), so it stays
-# a named choice. "paper" is the engine as first implemented, bit for bit (MLMC's stride sampling).
+# Named configurations (field overrides of the dataclass defaults). "default" is the engine's own
+# (MODE_DEFAULTS per mode); "paper" is the engine as first implemented, bit for bit: MLMC's stride
+# sampling, shifted prior, one shared Adam and plain warm-up, 1-SSIM for the first 81 of 300.
+# "data-prior" is the intermediate model of issue 8 (docs/benchmarks.md).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "paper": {"sampling": "stride"},
+    "paper": {
+        "sampling": "stride",
+        "kernel_prior": "mlmc",
+        "warmup_lr": 1e-4,
+        "warmup_batch": 1,
+        "prior_optimizer": "shared",
+        "prior_lr": 1e-4,
+        "cks_calibrate": False,
+        "ssim_share": 81 / 300,
+    },
     "data-prior": {
         "kernel_prior": "data",
         "warmup_lr": 1e-3,
         "warmup_batch": 8,
         "kl_weighting": "fit",
+        "prior_optimizer": "shared",
         "cks_calibrate": True,
+        "ssim_share": 81 / 300,
     },
 }

@@ -41,6 +41,7 @@ class Solver:
     """State of one run, with one method per stage so benchmarks can time each of them."""
 
     def __init__(self, prepared: PreparedImage, config: HACBSRConfig, device: torch.device) -> None:
+        config = config.for_device(device)  # (a no-op for iterate's config; fills a bare one's defaults)
         self.cfg = config
         self.prepared = prepared
         self.device = device
@@ -66,7 +67,11 @@ class Solver:
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
-        self.warmup_lr = config.warmup_lr if config.warmup_lr is not None else config.lr_kernel
+        self.opt_prior = (
+            make_adam(self.net_k.parameters(), config.prior_lr, device)
+            if config.prior_optimizer == "own"
+            else self.opt_k
+        )
 
         rng = np.random.default_rng(config.seed)
         self.prior = KernelSampler.prior(scale, rng, config.sampling, config.kernel_prior)
@@ -99,10 +104,11 @@ class Solver:
         stack = np.stack([draw() for _ in range(n)]).astype(np.float32)
         return torch.from_numpy(stack).to(self.device)
 
-    def _kernel_step(self, loss: torch.Tensor) -> None:
-        self.opt_k.zero_grad(set_to_none=True)
+    def _kernel_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer | None = None) -> None:
+        optimizer = optimizer or self.opt_k
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        self.opt_k.step()
+        optimizer.step()
 
     def generate(self) -> torch.Tensor:
         with self.autocast:
@@ -122,7 +128,7 @@ class Solver:
         near-uniform kernel that single random targets at lr_kernel leave (docs/algorithm.md).
         """
         t0 = time.perf_counter()
-        self._set_kernel_lr(self.warmup_lr)
+        self._set_kernel_lr(self.cfg.warmup_lr)
         try:
             for _ in range(self.cfg.kernel_warmup):
                 if should_stop():  # every step: Stop answers within one step in every stage
@@ -159,7 +165,7 @@ class Solver:
             weights = torch.ones(len(targets), device=self.device)
         k = self.net_k(self.z_k)
         loss = (weights * ((k[None] - targets) ** 2).mean(dim=(1, 2))).sum()
-        self._kernel_step(loss)
+        self._kernel_step(loss, self.opt_prior)
         self.timings["kl"] += time.perf_counter() - t0
         return float(loss.item())
 
@@ -285,6 +291,7 @@ class Solver:
             "net_hist",
             "opt_x",
             "opt_k",
+            "opt_prior",
             "encoder",
             "z_x",
             "y",
