@@ -33,7 +33,9 @@ def main(src: str, out: str, mode: str) -> None:
     with Image.open(DEFAULT_DIR / "stride_x4" / "lr" / "ceres_dawnfc_ceres1k_0001.png") as im:
         lr = np.asarray(im)[..., 0] / 255.0
     # ssim_phase explicit: engines before the house issue kept a fixed 81 whatever N, later ones the share of N
-    kw = dict(mode=mode, scale=4, encoder="fallback", device="cpu", iterations=3, kernel_warmup=20, seed=0, ssim_phase=1)
+    kw = dict(
+        mode=mode, scale=4, encoder="fallback", device="cpu", iterations=3, kernel_warmup=20, seed=0, ssim_phase=1
+    )
     cfg = HACBSRConfig.preset("paper", **kw) if hasattr(HACBSRConfig, "preset") else HACBSRConfig(**kw)
     result = super_resolve(lr, 4, config=cfg, progress=False)
     np.save(out, np.concatenate([result.sr.ravel(), result.kernel.ravel()]))

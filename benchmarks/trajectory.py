@@ -62,7 +62,13 @@ def trace(
         for index in range(cfg.outer_iterations):
             solver.outer_iteration(index, never)
             sr, kernel = solver.snapshot()
-            row = {"method": method + "".join(f" {k}={v}" for k, v in changes.items()), "scale": scale, "image": stem, "seed": seed, "iteration": index + 1}
+            row = {
+                "method": method + "".join(f" {k}={v}" for k, v in changes.items()),
+                "scale": scale,
+                "image": stem,
+                "seed": seed,
+                "iteration": index + 1,
+            }
             m = evaluate_sr(sr, pair["hr"], scale)
             row.update(psnr_y=f"{m['psnr_y']:.4f}", ssim_y=f"{m['ssim_y']:.4f}")
             row.update(k_psnr=f"{kernel_psnr(kernel, pair['kernel']):.3f}", k_rms=f"{kernel_width(kernel)[0]:.3f}")
