@@ -70,7 +70,7 @@ def test_loop_cadence(mode):
 
 @pytest.mark.parametrize(("scale", "sampling"), [(4, "area"), (3, "bicubic")])
 def test_warmup_imposes_the_priors_width_and_centre(scale, sampling):
-    solver = _solver(scale=scale, sampling=sampling, kernel_warmup=200, use_history=False, **PRESETS["data-prior"])
+    solver = _solver(scale=scale, sampling=sampling, kernel_warmup=200, use_history=False)  # the default model
     size = solver.cfg.kernel_size
     prior_mean = np.mean([solver.prior() for _ in range(300)], axis=0)
     target_radius = kernel_width(prior_mean)[0]
@@ -89,6 +89,29 @@ def test_paper_warmup_leaves_the_kernel_wider_than_its_prior():
     solver.warmup(lambda: False)
     radius = kernel_width(solver.net_k(solver.z_k).detach().numpy())[0]
     assert radius > 1.3 * kernel_width(prior_mean)[0]
+
+
+def _prior_step_displacement(prior_optimizer: str) -> float:
+    solver = _solver(kernel_warmup=20, prior_optimizer=prior_optimizer, ssim_phase=0, use_history=False)
+    never = lambda: False  # noqa: E731
+    solver.warmup(never)
+    for index in range(4):  # the meta steps' gradients fill the shared Adam's second moments
+        solver.outer_iteration(index, never)
+    with torch.no_grad():
+        before = solver.net_k(solver.z_k).numpy()
+    solver.kernel_prior_step()
+    return float(np.linalg.norm(solver.net_k(solver.z_k).detach().numpy() - before))
+
+
+def test_prior_stage_with_its_own_adam_moves_the_kernel():
+    """With one Adam shared with the meta step (spec A19), the meta loss's far larger gradients set
+    Adam's scale and the prior step hardly moves G_k; its own Adam lets the prior pull (docs/algorithm.md)."""
+    shared, own = _prior_step_displacement("shared"), _prior_step_displacement("own")
+    assert own > 3 * shared > 0
+    solver = _solver(prior_optimizer="own")
+    assert solver.opt_prior is not solver.opt_k and solver.opt_prior.param_groups[0]["lr"] == solver.cfg.prior_lr
+    shared_solver = _solver(prior_optimizer="shared")
+    assert shared_solver.opt_prior is shared_solver.opt_k
 
 
 def test_cks_thresholds_act_only_when_calibrated():

@@ -255,7 +255,7 @@ class HACBSRConfig:
             )
         need(
             self.ssim_phase is None or (isinstance(self.ssim_phase, int) and self.ssim_phase >= 0),
-            f"ssim_phase must be an integer >= 0 (or None for the paper's 81/300 of N), got {self.ssim_phase!r}",
+            f"ssim_phase must be an integer >= 0 (or None for the mode's share of N), got {self.ssim_phase!r}",
         )
         for name in ("kernel_warmup", "seed"):
             value = getattr(self, name)
