@@ -244,8 +244,10 @@ def test_auto_encoder_falls_back_with_a_warning_when_clip_is_missing(lr_image, t
     assert "fallback:" not in said[0]
 
 
-def test_cpu_run_leaves_the_ssim_phase_after_the_papers_proportion(lr_image, monkeypatch):
-    """30 iterations on a CPU: 1-SSIM for round(81/300·30) = 8 outer iterations, then MSE."""
+@pytest.mark.parametrize(("share", "ssim_iterations"), [(None, 30), (81 / 300, 8)])
+def test_cpu_run_keeps_the_ssim_phase_for_its_share_of_n(lr_image, monkeypatch, share, ssim_iterations):
+    """30 iterations on a CPU: HACBSR's default fits 1-SSIM throughout; the paper's share is
+    round(81/300·30) = 8 outer iterations of 1-SSIM, then MSE."""
     from napari_hacbsr.core import engine
 
     used: list[bool] = []
@@ -256,9 +258,11 @@ def test_cpu_run_leaves_the_ssim_phase_after_the_papers_proportion(lr_image, mon
         return real(pred, target, mask, use_ssim)
 
     monkeypatch.setattr(engine, "data_loss", spy)
-    cfg = HACBSRConfig(scale=2, iterations=30, inner_steps=1, kernel_warmup=0, encoder="fallback", device="cpu")
-    assert cfg.ssim_phase is None and cfg.ssim_iterations == 8
+    cfg = HACBSRConfig(
+        scale=2, iterations=30, inner_steps=1, kernel_warmup=0, encoder="fallback", device="cpu", ssim_share=share
+    )
+    assert cfg.ssim_phase is None and cfg.ssim_iterations == ssim_iterations
     result = super_resolve(lr_image, 2, config=cfg)
     per_iteration = used[0:60:2]  # each image step scores the image, then the kernel, with one flag
     assert len(per_iteration) == 30 and result.iterations_done == 30
-    assert per_iteration == [True] * 8 + [False] * 22
+    assert per_iteration == [True] * ssim_iterations + [False] * (30 - ssim_iterations)
