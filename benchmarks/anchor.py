@@ -64,7 +64,11 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-cks-raw": ("default", {"cks_calibrate": False}),
     "hacbsr-prior-mlmc": ("default", {"kernel_prior": "mlmc"}),
     "hacbsr-shared-adam": ("default", {"prior_optimizer": "shared"}),
-    "hacbsr-mse-phase": ("default", {"ssim_share": 81 / 300}),
+    # 1-SSIM for the whole run (noise-free data), and the parts one at a time on it
+    "hacbsr-noise-free": ("noise-free", {}),
+    "hacbsr-noise-free-cl": ("noise-free", {"use_history": False}),
+    "hacbsr-noise-free-ck": ("noise-free", {"use_cks": False}),
+    "hacbsr-noise-free-shared-adam": ("noise-free", {"prior_optimizer": "shared"}),
     "hacbsr-theta0.1": ("default", {"theta_h": 0.1}),
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
 }

@@ -58,16 +58,16 @@ def test_one_schedule_policy_per_device():
     base = HACBSRConfig()
     assert base.iterations is None and base.yield_every is None and base.ssim_phase is None
     gpu, cpu = base.for_device("cuda:0"), base.for_device("cpu")
-    # HACBSR fits 1-SSIM for the whole run (issue 8); the paper preset keeps its first 81 of 300
-    assert (gpu.iterations, gpu.yield_every, gpu.ssim_iterations) == (300, 10, 300)
-    assert HACBSRConfig.preset("paper").for_device("cuda").ssim_iterations == 81
+    assert (gpu.iterations, gpu.yield_every, gpu.ssim_iterations) == (300, 10, 81)  # the paper's 81 of 300
+    assert HACBSRConfig.preset("noise-free").for_device("cuda").ssim_iterations == 300  # 1-SSIM throughout
     mlmc = base.replace(mode="mlmc").for_device("mps")
     assert (mlmc.iterations, mlmc.ssim_iterations) == (200, 81)  # the MLMC code's `it <= 80`
-    assert (cpu.iterations, cpu.yield_every) == (100, 1) and cpu.ssim_iterations == 100
+    assert (cpu.iterations, cpu.yield_every) == (100, 1) and cpu.ssim_iterations == 27
     # what the user set is kept on every device
     mine = HACBSRConfig(iterations=30, yield_every=5, ssim_phase=3).for_device("cuda")
     assert (mine.iterations, mine.yield_every, mine.ssim_iterations) == (30, 5, 3)
-    assert HACBSRConfig(iterations=30, ssim_share=81 / 300).ssim_iterations == 8
+    assert HACBSRConfig(iterations=30).ssim_iterations == 8
+    assert HACBSRConfig(iterations=30, ssim_share=1.0).ssim_iterations == 30
     assert HACBSRConfig(mode="mlmc", iterations=30).ssim_iterations == 12
 
 
