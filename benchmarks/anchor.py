@@ -54,7 +54,6 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-data-prior": ("data-prior", {}),
     "mlmc": ("default", {"mode": "mlmc"}),
     "mlmc-paper": ("paper", {"mode": "mlmc"}),
-    "mlmc-data-prior": ("data-prior", {"mode": "mlmc"}),
     "hacbsr-ck": ("default", {"use_cks": False}),
     "hacbsr-cl": ("default", {"use_history": False}),
     "hacbsr-ck-cl": ("default", {"use_cks": False, "use_history": False}),

@@ -133,7 +133,7 @@ class HACBSRConfig:
     alpha_loss_range: tuple[float, float] = (1e-6, 1e-2)
 
     # --- MLMC inheritances kept by default (A17)
-    # leading outer iterations fitted with 1-SSIM; None -> the paper's proportion of N (SSIM_FRACTION); 0 disables
+    # leading outer iterations fitted with 1-SSIM; None -> ssim_share of N; 0 disables
     ssim_phase: int | None = None
     ssim_share: float | None = None  # ... or this share of N (None: the mode's, MODE_DEFAULTS)
     hyper_laplacian_weight: float = 2e-4
