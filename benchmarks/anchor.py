@@ -69,6 +69,9 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-noise-free-ck": ("noise-free", {"use_cks": False}),
     "hacbsr-noise-free-shared-adam": ("noise-free", {"prior_optimizer": "shared"}),
     "hacbsr-theta0.1": ("default", {"theta_h": 0.1}),
+    # a weaker prior stage (prior_lr 1e-4)
+    "hacbsr-prior-lr1e-4": ("default", {"prior_lr": 1e-4}),
+    "hacbsr-noise-free-prior-lr1e-4": ("noise-free", {"prior_lr": 1e-4}),
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
 }
 FIELDS = [

@@ -36,8 +36,10 @@ def trace(
 ) -> None:
     import torch
 
+    from napari_hacbsr.core.degradation import forward_model
     from napari_hacbsr.core.engine import Solver
     from napari_hacbsr.core.image import prepare_image
+    from napari_hacbsr.core.kernel_stats import kernel_shape
     from napari_hacbsr.core.metrics import evaluate_sr, kernel_psnr, kernel_width
 
     torch.set_num_threads(threads)
@@ -51,9 +53,11 @@ def trace(
     ema: dict[float, np.ndarray] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["method", "scale", "image", "seed", "iteration", "psnr_y", "ssim_y", "k_psnr", "k_rms", "k_rms_true"]
-    fields += [f"ema{d}_psnr_y" for d in EMA_DECAYS] + ["hist_psnr_y", "seconds", "git_commit"]
+    fields += ["k_ellipticity", "k_ellipticity_true"]
+    fields += [f"ema{d}_psnr_y" for d in EMA_DECAYS] + ["hist_psnr_y", "residual_rms", "seconds", "git_commit"]
     new = not out.exists()
     true_rms = kernel_width(pair["kernel"])[0]
+    true_ellipticity = kernel_shape(pair["kernel"]).ellipticity
     t0 = time.perf_counter()
     with out.open("a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
@@ -73,6 +77,8 @@ def trace(
             row.update(psnr_y=f"{m['psnr_y']:.4f}", ssim_y=f"{m['ssim_y']:.4f}")
             row.update(k_psnr=f"{kernel_psnr(kernel, pair['kernel']):.3f}", k_rms=f"{kernel_width(kernel)[0]:.3f}")
             row["k_rms_true"] = f"{true_rms:.3f}"
+            row["k_ellipticity"] = f"{kernel_shape(kernel).ellipticity:.3f}"
+            row["k_ellipticity_true"] = f"{true_ellipticity:.3f}"
             for d in EMA_DECAYS:
                 ema[d] = sr if d not in ema else d * ema[d] + (1 - d) * sr
                 row[f"ema{d}_psnr_y"] = f"{evaluate_sr(ema[d], pair['hr'], scale)['psnr_y']:.4f}"
@@ -80,6 +86,9 @@ def trace(
                 with torch.no_grad():
                     hist = solver.net_hist(solver.z_x).float()[0].numpy()
                 row["hist_psnr_y"] = f"{evaluate_sr(prepared.to_output(hist), pair['hr'], scale)['psnr_y']:.4f}"
+            with torch.no_grad():  # the LR fit's RMS residual, in 8-bit levels (vs the LR's noise level)
+                fit = forward_model(solver.x_last, solver.k_last, scale)
+                row["residual_rms"] = f"{255 * float(((fit - solver.y) ** 2).mean().sqrt()):.3f}"
             row.update(seconds=f"{time.perf_counter() - t0:.1f}", git_commit=commit)
             writer.writerow(row)
             fh.flush()
