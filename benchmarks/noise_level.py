@@ -1,0 +1,105 @@
+#!/usr/bin/env python
+"""Can the LR image's own noise estimate tell noise-free from noisy data? (issue 8)
+
+    python benchmarks/noise_level.py
+
+1-SSIM for the whole run is best on noise-free data and fits the noise of noisy data, so a run could
+pick its loss schedule from the LR's noise level if a trusted estimator separated the two. This prints
+scikit-image's wavelet estimate (`skimage.restoration.estimate_sigma`, needs PyWavelets from the
+`bench` extra) of the LR noise, in 8-bit levels, next to the true σ, for: the MLMC anchor LR files
+(noise-free, ×2 and ×4), the held-out stride images (noise-free, ×4) and the bicubic protocol with
+σ ~ U(0, 10/255) (the quality benchmark's default images and LR, same derived seeds, ×2/×3/×4).
+Writes bench_out/noise_level.csv with the commit. docs/algorithm.md ("Kernel model") reads the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+import anchor as A  # noqa: E402
+
+ANCHOR_STEMS = (
+    "ceres_dawnfc_ceres1k_0001",
+    "europa_galileossi_E6ESDRKLIN01_y1152x0832",
+    "moon_lrocnac_M115143943RE_cal_echo_2_2",
+)
+HELDOUT_STEMS = (
+    "ceres_dawnfc_ceres1k_0003",
+    "mars_hirise_ESP_037117_1755_y1408x0640",
+    "europa_galileossi_C0374649039R",
+    "moon_lrocnac_M1183658592LE_cal_echo_23_0",
+)
+BICUBIC_STEMS = (
+    "ceres_dawnfc_ceres1k_0001",
+    "moon_lrocnac_M115143943RE_cal_echo_2_2",
+    "europa_galileossi_11ESREGMAP01_y2336x0896",
+    "mars_hrsc_nanedi_y0932x0000",
+)
+NOISE_MAX = 10.0 / 255.0  # the quality benchmark's default (benchmarks/quality.py)
+CROP = 96
+
+
+def estimator():
+    try:
+        import pywt  # noqa: F401  (estimate_sigma imports it only when called)
+        from skimage.restoration import estimate_sigma
+    except ImportError as exc:
+        raise SystemExit(f"{exc}\nInstall the benchmark extra: pip install -e '.[bench]'") from exc
+    return estimate_sigma
+
+
+def simulated(stem: str, scale: int, protocol: str, noise_max: float) -> tuple[np.ndarray, float]:
+    """The LR image quality.py builds for (stem, scale, seed 0; 8-bit) and its true noise σ."""
+    from napari_hacbsr.core.degradation import centre_crop, simulate
+
+    path = next(p for p in C.DEFAULT_HR_DIR.iterdir() if p.stem == stem)
+    hr = centre_crop(C.load_gray01(path), CROP)
+    deg = simulate(
+        hr, scale, protocol=protocol, noise_max=noise_max, seed=C.derived_seed(stem, scale, 0), quantize=True
+    )
+    return deg.lr, float(deg.params["noise_sigma"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--csv", type=Path, default=C.BENCH_OUT / "noise_level.csv")
+    args = p.parse_args(argv)
+    estimate_sigma = estimator()
+    rows = []
+
+    def add(data: str, stem: str, scale: int, lr: np.ndarray, sigma: float) -> None:
+        gray = lr if lr.ndim == 2 else lr.mean(axis=-1)
+        rows.append(
+            {
+                "data": data,
+                "image": stem,
+                "scale": scale,
+                "lr_shape": "x".join(map(str, gray.shape)),
+                "true_sigma_8bit": round(255 * sigma, 3),
+                "estimated_sigma_8bit": round(255 * float(estimate_sigma(gray)), 3),
+            }
+        )
+
+    for scale in (2, 4):
+        for stem in ANCHOR_STEMS:
+            add("anchor (stride, noise-free)", stem, scale, A.load_pair(A.DEFAULT_DIR, scale, stem)["lr"], 0.0)
+    for stem in HELDOUT_STEMS:
+        add("held-out (stride, noise-free)", stem, 4, *simulated(stem, 4, "stride", 0.0))
+    for scale in (2, 3, 4):
+        for stem in BICUBIC_STEMS:
+            add("bicubic protocol, σ ~ U(0, 10/255)", stem, scale, *simulated(stem, scale, "bicubic", NOISE_MAX))
+    header = list(rows[0])
+    print(C.markdown_table(header, [[str(r[h]) for h in header] for r in rows]))
+    C.write_rows_csv(args.csv, rows, C.git_commit())
+    print(f"\nwrote {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
