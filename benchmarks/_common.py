@@ -33,6 +33,16 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 
 # ---------------------------------------------------------------------------- methods
+# HACBSR's image side with the MLMC code's kernel model: its prior range, plain warm-up, the prior stage
+# on the meta step's Adam, fit-weighted prior kernels, raw CKS similarity (issue 8, the x2 lead)
+MLMC_KERNEL_MODEL: dict[str, Any] = {
+    "kernel_prior": "mlmc",
+    "kl_weighting": "fit",
+    "prior_optimizer": "shared",
+    "warmup_lr": 1e-4,
+    "warmup_batch": 1,
+    "cks_calibrate": False,
+}
 # name -> HACBSRConfig overrides (None: not an engine method). "-ck"/"-cl" mean *minus*.
 METHODS: dict[str, dict[str, Any] | None] = {
     "bicubic": None,
@@ -41,6 +51,7 @@ METHODS: dict[str, dict[str, Any] | None] = {
     "hacbsr": {"mode": "hacbsr"},
     "hacbsr-paper": {"mode": "hacbsr", "preset": "paper"},
     "hacbsr-noise-free": {"mode": "hacbsr", "preset": "noise-free"},
+    "hacbsr-noise-free-mlmc-kernel": {"mode": "hacbsr", "preset": "noise-free", **MLMC_KERNEL_MODEL},
     "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},
     "hacbsr-cl": {"mode": "hacbsr", "use_history": False},
     "hacbsr-ck-cl": {"mode": "hacbsr", "use_cks": False, "use_history": False},
@@ -50,6 +61,7 @@ LABELS = {
     "bicubic-phase": "Bicubic (phase-correct)",
     "hacbsr-paper": "HACBSR (paper preset)",
     "hacbsr-noise-free": "HACBSR (noise-free preset)",
+    "hacbsr-noise-free-mlmc-kernel": "HACBSR (noise-free, MLMC kernel model)",
     "mlmc": "MLMC (mode)",
     "hacbsr": "HACBSR",
     "hacbsr-ck": "HACBSR (−CK)",

@@ -72,19 +72,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     # a weaker prior stage (prior_lr 1e-4)
     "hacbsr-prior-lr1e-4": ("default", {"prior_lr": 1e-4}),
     "hacbsr-noise-free-prior-lr1e-4": ("noise-free", {"prior_lr": 1e-4}),
-    # HACBSR's image side with the MLMC code's kernel model (its prior range, plain warm-up, the prior
-    # stage on the meta step's Adam, fit-weighted prior kernels, raw CKS similarity)
-    "hacbsr-noise-free-mlmc-kernel": (
-        "noise-free",
-        {
-            "kernel_prior": "mlmc",
-            "kl_weighting": "fit",
-            "prior_optimizer": "shared",
-            "warmup_lr": 1e-4,
-            "warmup_batch": 1,
-            "cks_calibrate": False,
-        },
-    ),
+    "hacbsr-noise-free-mlmc-kernel": ("noise-free", C.MLMC_KERNEL_MODEL),  # the x2 lead (issue 8)
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
 }
 FIELDS = [
