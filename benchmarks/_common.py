@@ -33,16 +33,6 @@ if _SRC.is_dir() and str(_SRC) not in sys.path:
 
 
 # ---------------------------------------------------------------------------- methods
-# HACBSR's image side with the MLMC code's kernel model: its prior range, plain warm-up, the prior stage
-# on the meta step's Adam, fit-weighted prior kernels, raw CKS similarity (issue 8, the x2 lead)
-MLMC_KERNEL_MODEL: dict[str, Any] = {
-    "kernel_prior": "mlmc",
-    "kl_weighting": "fit",
-    "prior_optimizer": "shared",
-    "warmup_lr": 1e-4,
-    "warmup_batch": 1,
-    "cks_calibrate": False,
-}
 # name -> HACBSRConfig overrides (None: not an engine method). "-ck"/"-cl" mean *minus*.
 METHODS: dict[str, dict[str, Any] | None] = {
     "bicubic": None,
@@ -51,7 +41,7 @@ METHODS: dict[str, dict[str, Any] | None] = {
     "hacbsr": {"mode": "hacbsr"},
     "hacbsr-paper": {"mode": "hacbsr", "preset": "paper"},
     "hacbsr-noise-free": {"mode": "hacbsr", "preset": "noise-free"},
-    "hacbsr-noise-free-mlmc-kernel": {"mode": "hacbsr", "preset": "noise-free", **MLMC_KERNEL_MODEL},
+    "hacbsr-noise-free-mlmc-kernel": {"mode": "hacbsr", "preset": "mlmc-kernel", "ssim_share": 1.0},
     "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},
     "hacbsr-cl": {"mode": "hacbsr", "use_history": False},
     "hacbsr-ck-cl": {"mode": "hacbsr", "use_cks": False, "use_history": False},

@@ -72,7 +72,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     # a weaker prior stage (prior_lr 1e-4)
     "hacbsr-prior-lr1e-4": ("default", {"prior_lr": 1e-4}),
     "hacbsr-noise-free-prior-lr1e-4": ("noise-free", {"prior_lr": 1e-4}),
-    "hacbsr-noise-free-mlmc-kernel": ("noise-free", C.MLMC_KERNEL_MODEL),  # the x2 lead (issue 8)
+    "hacbsr-noise-free-mlmc-kernel": ("mlmc-kernel", {"ssim_share": 1.0}),  # HACBSR, MLMC's kernel model
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
 }
 FIELDS = [

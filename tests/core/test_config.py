@@ -102,3 +102,15 @@ def test_the_gpu_test_is_defined_once():
     from napari_hacbsr.core.config import is_accelerator
 
     assert is_accelerator("cuda:1") and is_accelerator("mps") and not is_accelerator("cpu")
+
+
+def test_mlmc_kernel_preset_is_hacbsr_with_the_mlmc_codes_kernel_model():
+    cfg = HACBSRConfig.preset("mlmc-kernel", scale=2).for_device("cuda")
+    mlmc = HACBSRConfig(scale=2, mode="mlmc").for_device("cuda")
+    for name in ("kernel_prior", "prior_optimizer", "warmup_batch", "cks_calibrate"):
+        assert getattr(cfg, name) == getattr(mlmc, name)
+    assert cfg.warmup_lr == mlmc.warmup_lr == cfg.lr_kernel
+    assert cfg.kl_weighting == "fit"  # MLMC's MCMC weights on HACBSR's CKS draws
+    # ... and HACBSR's image side and schedule
+    assert (cfg.mode, cfg.use_cks, cfg.use_history, cfg.outer_iterations) == ("hacbsr", True, True, 300)
+    assert cfg.ssim_iterations == 81

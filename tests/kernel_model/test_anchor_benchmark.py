@@ -80,3 +80,5 @@ def test_anchor_configs_use_the_stride_convention_and_presets():
     assert paper.kernel_prior == mlmc.for_device("cpu").kernel_prior == "mlmc"
     assert default.for_device("cpu").kernel_prior == "data"  # the engine's own HACBSR model
     assert (paper.outer_iterations, mlmc.outer_iterations) == (300, 40)  # proxies keep MLMC's 2/3
+    lead = anchor.config_for("hacbsr-noise-free-mlmc-kernel", 2, 0, None, None).for_device("cpu")
+    assert (lead.kernel_prior, lead.prior_optimizer, lead.ssim_iterations) == ("mlmc", "shared", 300)
