@@ -70,7 +70,6 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-noise-free-shared-adam": ("noise-free", {"prior_optimizer": "shared"}),
     "hacbsr-theta0.1": ("default", {"theta_h": 0.1}),
     # a weaker prior stage (prior_lr 1e-4)
-    "hacbsr-prior-lr1e-4": ("default", {"prior_lr": 1e-4}),
     "hacbsr-noise-free-prior-lr1e-4": ("noise-free", {"prior_lr": 1e-4}),
     "hacbsr-noise-free-mlmc-kernel": ("mlmc-kernel", {"ssim_share": 1.0}),  # HACBSR, MLMC's kernel model
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),

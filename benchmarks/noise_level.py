@@ -8,7 +8,7 @@ pick its loss schedule from the LR's noise level if a trusted estimator separate
 scikit-image's wavelet estimate (`skimage.restoration.estimate_sigma`, needs PyWavelets from the
 `bench` extra) of the LR noise, in 8-bit levels, next to the true σ, for: the MLMC anchor LR files
 (noise-free, ×2 and ×4), the held-out stride images (noise-free, ×4) and the bicubic protocol with
-σ ~ U(0, 10/255) (the quality benchmark's default images and LR, same derived seeds, ×2/×3/×4).
+σ ~ U(0, 10/255) (the quality benchmark's CPU-tier images and its cached LR, ×2/×3/×4).
 Writes bench_out/noise_level.csv with the commit. docs/algorithm.md ("Kernel model") reads the result.
 """
 
@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 import anchor as A  # noqa: E402
+import quality as Q  # noqa: E402
 
 ANCHOR_STEMS = (
     "ceres_dawnfc_ceres1k_0001",
@@ -35,14 +36,7 @@ HELDOUT_STEMS = (
     "europa_galileossi_C0374649039R",
     "moon_lrocnac_M1183658592LE_cal_echo_23_0",
 )
-BICUBIC_STEMS = (
-    "ceres_dawnfc_ceres1k_0001",
-    "moon_lrocnac_M115143943RE_cal_echo_2_2",
-    "europa_galileossi_11ESREGMAP01_y2336x0896",
-    "mars_hrsc_nanedi_y0932x0000",
-)
-NOISE_MAX = 10.0 / 255.0  # the quality benchmark's default (benchmarks/quality.py)
-CROP = 96
+CROP = 96  # the CPU tier's crop (quality.PRESETS["cpu"])
 
 
 def estimator():
@@ -55,15 +49,11 @@ def estimator():
 
 
 def simulated(stem: str, scale: int, protocol: str, noise_max: float) -> tuple[np.ndarray, float]:
-    """The LR image quality.py builds for (stem, scale, seed 0; 8-bit) and its true noise σ."""
-    from napari_hacbsr.core.degradation import centre_crop, simulate
-
+    """The LR image quality.py builds (and caches) for (stem, scale, seed 0; 8-bit) and its true noise σ."""
     path = next(p for p in C.DEFAULT_HR_DIR.iterdir() if p.stem == stem)
-    hr = centre_crop(C.load_gray01(path), CROP)
-    deg = simulate(
-        hr, scale, protocol=protocol, noise_max=noise_max, seed=C.derived_seed(stem, scale, 0), quantize=True
-    )
-    return deg.lr, float(deg.params["noise_sigma"])
+    settings = {"protocol": protocol, "crop": CROP, "noise_max": noise_max, "kernel_noise": 0.0, "quantize": True}
+    pair = Q.get_lr(argparse.Namespace(cache_dir=C.BENCH_OUT / "lr_cache", **settings), path, scale, 0)
+    return pair["lr"], float(pair["params"]["noise_sigma"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,8 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     for stem in HELDOUT_STEMS:
         add("held-out (stride, noise-free)", stem, 4, *simulated(stem, 4, "stride", 0.0))
     for scale in (2, 3, 4):
-        for stem in BICUBIC_STEMS:
-            add("bicubic protocol, σ ~ U(0, 10/255)", stem, scale, *simulated(stem, scale, "bicubic", NOISE_MAX))
+        for stem in Q.CPU_IMAGES:
+            add(
+                "bicubic protocol, σ ~ U(0, 10/255)",
+                stem,
+                scale,
+                *simulated(stem, scale, "bicubic", Q.DEFAULT_NOISE_MAX),
+            )
     header = list(rows[0])
     print(C.markdown_table(header, [[str(r[h]) for h in header] for r in rows]))
     C.write_rows_csv(args.csv, rows, C.git_commit())

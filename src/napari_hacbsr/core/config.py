@@ -336,17 +336,17 @@ class HACBSRConfig:
 # HACBSR's image side (CKS draws, history contrast, Eq. 12 meta weights, 300 iterations) with the MLMC
 # code's kernel model (its prior range, plain warm-up, fit-weighted prior kernels on the meta step's Adam):
 # measured best at x2, where the default kernel model trails MLMC mode (issue 8, docs/benchmarks.md).
+# MLMC mode's kernel model as explicit values: its None rates mean lr_kernel, which a HACBSR run would
+# otherwise fill with HACBSR's own (MODE_DEFAULTS); its loss schedule is not part of the kernel model
+_MLMC_KERNEL_MODEL = {
+    name: HACBSRConfig.lr_kernel if value is None else value
+    for name, value in MODE_DEFAULTS["mlmc"].items()
+    if name != "ssim_share"
+}
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "noise-free": {"ssim_share": 1.0},
-    "mlmc-kernel": {
-        "kernel_prior": "mlmc",
-        "kl_weighting": "fit",
-        "prior_optimizer": "shared",
-        "warmup_lr": 1e-4,
-        "warmup_batch": 1,
-        "cks_calibrate": False,
-    },
+    "mlmc-kernel": {**_MLMC_KERNEL_MODEL, "kl_weighting": "fit"},  # MLMC's MCMC weights on the CKS draws
     "paper": {
         "sampling": "stride",
         "kernel_prior": "mlmc",
