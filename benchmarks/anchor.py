@@ -72,6 +72,8 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     # a weaker prior stage (prior_lr 1e-4)
     "hacbsr-noise-free-prior-lr1e-4": ("noise-free", {"prior_lr": 1e-4}),
     "hacbsr-noise-free-mlmc-kernel": ("mlmc-kernel", {"ssim_share": 1.0}),  # HACBSR, MLMC's kernel model
+    "hacbsr-mlmc-kernel": ("mlmc-kernel", {}),  # ... with the default's MSE phase
+    "hacbsr-own-kernel": ("hacbsr-kernel", {}),  # HACBSR's own kernel model at every scale
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
 }
 FIELDS = [

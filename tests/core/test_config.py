@@ -72,7 +72,7 @@ def test_one_schedule_policy_per_device():
 
 
 def test_each_mode_fills_its_own_kernel_model_and_keeps_what_was_set():
-    hacbsr = HACBSRConfig().for_device("cpu")
+    hacbsr = HACBSRConfig(scale=4).for_device("cpu")
     assert (hacbsr.kernel_prior, hacbsr.prior_optimizer, hacbsr.warmup_batch, hacbsr.cks_calibrate) == (
         "data",
         "own",
@@ -89,13 +89,40 @@ def test_each_mode_fills_its_own_kernel_model_and_keeps_what_was_set():
         False,
     )
     assert mlmc.warmup_lr == mlmc.prior_lr == 2e-4  # MLMC's warm-up runs at the kernel rate
-    mine = HACBSRConfig(kernel_prior="mlmc", prior_optimizer="shared").for_device("cpu")
+    mine = HACBSRConfig(scale=4, kernel_prior="mlmc", prior_optimizer="shared").for_device("cpu")
     assert (mine.kernel_prior, mine.prior_optimizer, mine.warmup_batch) == ("mlmc", "shared", 8)
     assert mine.for_device("cpu") == mine  # filling is idempotent (the Solver fills again)
     with pytest.raises(ValueError, match="ssim_share"):
         HACBSRConfig(ssim_share=1.5)
     with pytest.raises(ValueError, match="prior_optimizer"):
         HACBSRConfig(prior_optimizer="sgd")
+
+
+def test_hacbsr_takes_the_mlmc_kernel_model_at_x2_and_its_own_above():
+    fields = ("kernel_prior", "warmup_lr", "warmup_batch", "prior_optimizer", "cks_calibrate", "kl_weighting")
+    for scale in (2, 3, 4, 6):
+        default = HACBSRConfig(scale=scale).for_device("cpu")
+        mlmc_model = HACBSRConfig.preset("mlmc-kernel", scale=scale).for_device("cpu")
+        own_model = HACBSRConfig.preset("hacbsr-kernel", scale=scale).for_device("cpu")
+        expected = mlmc_model if scale == 2 else own_model
+        assert {f: getattr(default, f) for f in fields} == {f: getattr(expected, f) for f in fields}, scale
+        # ... the model only: HACBSR's image side and loss schedule at every scale
+        assert (default.mode, default.use_cks, default.use_history, default.ssim_iterations) == (
+            "hacbsr",
+            True,
+            True,
+            27,
+        )
+    assert HACBSRConfig.preset("mlmc-kernel", scale=4).for_device("cpu").kernel_prior == "mlmc"  # pinned
+    assert HACBSRConfig.preset("hacbsr-kernel", scale=2).for_device("cpu").kernel_prior == "data"
+    x2 = HACBSRConfig(scale=2).for_device("cpu")
+    assert (x2.kernel_prior, x2.prior_optimizer, x2.kl_weighting, x2.warmup_lr) == ("mlmc", "shared", "fit", 1e-4)
+    # so the noise-free preset at ×2 is the configuration measured as "hacbsr-noise-free-mlmc-kernel"
+    noise_free = HACBSRConfig.preset("noise-free", scale=2).for_device("cuda")
+    assert noise_free == HACBSRConfig.preset("mlmc-kernel", scale=2, ssim_share=1.0).for_device("cuda")
+    # a field set by the user wins over the scale's default
+    assert HACBSRConfig(scale=2, kernel_prior="data").for_device("cpu").kernel_prior == "data"
+    assert HACBSRConfig(scale=4).replace(scale=2).for_device("cpu").kernel_prior == "mlmc"
 
 
 def test_the_gpu_test_is_defined_once():

@@ -260,7 +260,7 @@ def test_cpu_run_keeps_the_ssim_phase_for_its_share_of_n(lr_image, monkeypatch, 
     monkeypatch.setattr(engine, "data_loss", spy)
     cfg = HACBSRConfig(
         scale=2, iterations=30, inner_steps=1, kernel_warmup=0, encoder="fallback", device="cpu", ssim_share=share
-    )
+    ).replace(kl_weighting="uniform")  # (a fit-weighted prior stage scores its kernels with data_loss too)
     assert cfg.ssim_phase is None and cfg.ssim_iterations == ssim_iterations
     result = super_resolve(lr_image, 2, config=cfg)
     per_iteration = used[0:60:2]  # each image step scores the image, then the kernel, with one flag
