@@ -70,10 +70,11 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-noise-free-shared-adam": ("noise-free", {"prior_optimizer": "shared"}),
     "hacbsr-theta0.1": ("default", {"theta_h": 0.1}),
     # a weaker prior stage (prior_lr 1e-4)
-    "hacbsr-noise-free-prior-lr1e-4": ("noise-free", {"prior_lr": 1e-4}),
+    "hacbsr-noise-free-prior-lr1e-4": ("hacbsr-kernel", {"ssim_share": 1.0, "prior_lr": 1e-4}),
     "hacbsr-noise-free-mlmc-kernel": ("mlmc-kernel", {"ssim_share": 1.0}),  # HACBSR, MLMC's kernel model
     "hacbsr-mlmc-kernel": ("mlmc-kernel", {}),  # ... with the default's MSE phase
     "hacbsr-own-kernel": ("hacbsr-kernel", {}),  # HACBSR's own kernel model at every scale
+    "hacbsr-noise-free-own-kernel": ("hacbsr-kernel", {"ssim_share": 1.0}),  # (the noise-free preset before a6ecf32)
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
 }
 FIELDS = [
