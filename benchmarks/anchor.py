@@ -76,6 +76,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-own-kernel": ("hacbsr-kernel", {}),  # HACBSR's own kernel model at every scale
     "hacbsr-noise-free-own-kernel": ("hacbsr-kernel", {"ssim_share": 1.0}),  # (the noise-free preset before a6ecf32)
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
+    "hacbsr-ssim0.6": ("default", {"ssim_share": 0.6}),  # MSE for MLMC's 119 of 300 iterations, not 219
 }
 FIELDS = [
     "image",
