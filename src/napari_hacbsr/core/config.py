@@ -60,8 +60,14 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "ssim_share": 81 / 200,
     },
 }
-# The MLMC code's kernel model: MLMC mode's defaults less its loss schedule
-MLMC_KERNEL_MODEL = {name: value for name, value in MODE_DEFAULTS["mlmc"].items() if name != "ssim_share"}
+
+
+def kernel_model(mode: str) -> dict[str, Any]:
+    """A mode's kernel model: its defaults less the loss schedule (`ssim_share`)."""
+    return {name: value for name, value in MODE_DEFAULTS[mode].items() if name != "ssim_share"}
+
+
+MLMC_KERNEL_MODEL = kernel_model("mlmc")  # the MLMC code's
 # Where a mode's defaults depend on the scale: HACBSR runs the MLMC code's kernel model at x2, where the
 # kernel (11 x 11) has the most LR pixels per parameter and the data pin it without a strong prior: there
 # it measures better than HACBSR's own model (anchor files, bicubic protocol). At x3 the two are level
@@ -363,7 +369,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "noise-free": {"ssim_share": 1.0},
     "mlmc-kernel": _pinned(MLMC_KERNEL_MODEL),
-    "hacbsr-kernel": _pinned({k: v for k, v in MODE_DEFAULTS["hacbsr"].items() if k != "ssim_share"}),
+    "hacbsr-kernel": _pinned(kernel_model("hacbsr")),
     "paper": {
         "sampling": "stride",
         "kernel_prior": "mlmc",
