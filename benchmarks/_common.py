@@ -46,6 +46,7 @@ METHODS: dict[str, dict[str, Any] | None] = {
     "hacbsr-own-kernel": {"mode": "hacbsr", "preset": "hacbsr-kernel"},
     "hacbsr-noise-free-own-kernel": {"mode": "hacbsr", "preset": "hacbsr-kernel", "ssim_share": 1.0},
     "hacbsr-ssim0.6": {"mode": "hacbsr", "ssim_share": 0.6},
+    "hacbsr-cks-independent": {"mode": "hacbsr", "cks_same_width": False},  # CKS's M candidates drawn independently
     "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},
     "hacbsr-cl": {"mode": "hacbsr", "use_history": False},
     "hacbsr-ck-cl": {"mode": "hacbsr", "use_cks": False, "use_history": False},
@@ -62,6 +63,7 @@ LABELS = {
     "mlmc": "MLMC (mode)",
     "hacbsr": "HACBSR",
     "hacbsr-ssim0.6": "HACBSR (1−SSIM share 0.6)",
+    "hacbsr-cks-independent": "HACBSR (CKS, independent candidates)",
     "hacbsr-ck": "HACBSR (−CK)",
     "hacbsr-cl": "HACBSR (−CL)",
     "hacbsr-ck-cl": "HACBSR (−CK)(−CL)",

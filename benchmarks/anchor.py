@@ -61,6 +61,8 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     # the new kernel model's parts, one reverted at a time
     "hacbsr-kl-fit": ("default", {"kl_weighting": "fit"}),
     "hacbsr-cks-raw": ("default", {"cks_calibrate": False}),
+    "hacbsr-cks-independent": ("default", {"cks_same_width": False}),  # M independent candidates (before 2026-11-26)
+    "hacbsr-noise-free-cks-independent": ("noise-free", {"cks_same_width": False}),
     "hacbsr-prior-mlmc": ("default", {"kernel_prior": "mlmc"}),
     "hacbsr-shared-adam": ("default", {"prior_optimizer": "shared"}),
     # 1-SSIM for the whole run (noise-free data), and the parts one at a time on it

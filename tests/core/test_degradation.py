@@ -120,3 +120,21 @@ def test_simulate_bicubic_noise_and_quantisation():
     assert not np.array_equal(noisy.lr, simulate(hr, 2, protocol="bicubic", seed=0, quantize=True).lr)
     with pytest.raises(ValueError, match="protocol"):
         simulate(hr, 2, protocol="nearest")
+
+
+def test_same_width_candidates_share_one_size_and_keep_the_priors_law():
+    """KernelSampler.same_width: one λ1 + λ2 (squared RMS radius) per call, different shapes, and each
+    candidate marginally a prior draw (its width distribution is the prior's)."""
+    from napari_hacbsr.core.metrics import kernel_width
+
+    sampler = KernelSampler.prior(4, np.random.default_rng(3), "stride", "data")
+    group = sampler.same_width(8)
+    radii = [kernel_width(k)[0] for k in group]
+    assert max(radii) - min(radii) < 0.02 * np.mean(radii)  # one size ...
+    assert min(np.abs(a - b).max() for i, a in enumerate(group) for b in group[i + 1 :]) > 1e-3  # ... 8 shapes
+    assert all(abs(k.sum() - 1) < 1e-9 for k in group)
+    grouped = [kernel_width(sampler.same_width(2)[1])[0] for _ in range(300)]
+    draw = KernelSampler.prior(4, np.random.default_rng(5), "stride", "data")
+    plain = [kernel_width(draw())[0] for _ in range(300)]
+    assert np.mean(grouped) == pytest.approx(np.mean(plain), rel=0.03)
+    assert np.std(grouped) == pytest.approx(np.std(plain), rel=0.15)

@@ -74,14 +74,16 @@ def test_loop_cadence(mode):
 )
 def test_warmup_imposes_the_priors_width_and_centre(scale, sampling, preset):
     """HACBSR's own warm-up (the default from ×3 on) and MLMC's plain one (the default at ×2, K = 11) both
-    end on their prior's mean (MLMC's does not at ×3 and above: docs/algorithm.md)."""
+    end on their prior's mean (MLMC's does not at ×3 and above: docs/algorithm.md). Within 20 %: after 200
+    steps the generator keeps some tail mass, which the RMS radius weighs (×4: +13 to +18 % over seeds 0-2;
+    it passed at 10 % only while CKS narrowed the targets by 12 %); the paper's warm-up ends > 30 % wide."""
     solver = _solver(scale=scale, sampling=sampling, kernel_warmup=200, use_history=False, **PRESETS[preset])
     size = solver.cfg.kernel_size
     prior_mean = np.mean([solver.prior() for _ in range(300)], axis=0)
     target_radius = kernel_width(prior_mean)[0]
     assert solver.warmup(lambda: False)
     radius, centre = kernel_width(solver.net_k(solver.z_k).detach().numpy())
-    assert radius == pytest.approx(target_radius, rel=0.1)
+    assert radius == pytest.approx(target_radius, rel=0.2)
     np.testing.assert_allclose(centre, kernel_centre(size, scale, sampling), atol=0.25)
     assert solver.opt_k.param_groups[0]["lr"] == solver.cfg.lr_kernel  # warm-up rate does not leak
 
@@ -181,3 +183,38 @@ def test_paper_preset_draws_the_same_kernels_as_before():
         kernel = solver.prior()
         centre = np.array(ndimage.center_of_mass(kernel))  # wide kernels lose a tail to the 19×19 crop
         np.testing.assert_allclose(centre, 7.5, atol=0.25)
+
+
+def test_cks_with_independent_candidates_narrows_the_prior_and_same_width_candidates_do_not():
+    """J prefers the rarest of M independent draws, and under a prior uniform in λ those are the narrow
+    kernels: the accepted kernels' mean width falls ~12 % below the prior's at ×4 (the width the default's
+    ×4 kernels had). Candidates sharing one size (the default from ×3 on) keep the prior's width while
+    CKS still picks among shapes (the accepted kernels are more elongated than plain draws)."""
+    from napari_hacbsr.core.kernel_stats import kernel_shape
+
+    def accepted(same_width: bool | None, draws: int = 120) -> tuple[float, float]:
+        prior = KernelSampler.prior(4, np.random.default_rng(0), "stride", "data")
+        if same_width is None:
+            kernels = [prior() for _ in range(draws)]
+        else:
+            cks = ContrastiveKernelSampler(
+                prior, 8, 20, calibrate=True, propose=prior.same_width if same_width else None
+            )
+            kernels = [cks() for _ in range(draws)]
+        return np.mean([kernel_width(k)[0] for k in kernels]), np.mean([kernel_shape(k).ellipticity for k in kernels])
+
+    (plain_width, plain_ell), (indep_width, _), (same_width, same_ell) = accepted(None), accepted(False), accepted(True)
+    assert indep_width < 0.92 * plain_width
+    assert same_width == pytest.approx(plain_width, rel=0.04)
+    assert same_ell > plain_ell + 0.03
+
+
+def test_the_default_draws_same_width_candidates_from_x3_on():
+    for scale, expected in ((2, False), (3, True), (4, True)):
+        cfg = HACBSRConfig(scale=scale, encoder="fallback", kernel_warmup=0, use_history=False).for_device("cpu")
+        solver = Solver(prepare_image(np.random.default_rng(0).random((17, 17)), scale), cfg, torch.device("cpu"))
+        assert solver.cfg.cks_same_width is expected
+        candidates = solver.draw_kernel.propose(8)
+        radii = [kernel_width(k)[0] for k in candidates]
+        assert bool(max(radii) - min(radii) < 0.02 * np.mean(radii)) is expected
+    assert HACBSRConfig.preset("paper", scale=4).cks_same_width is False  # bit for bit: the paper's M draws

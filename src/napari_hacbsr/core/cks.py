@@ -106,7 +106,8 @@ class ContrastiveKernelSampler:
     The history H_k is a FIFO of the accepted kernels (capacity = window). With an empty
     history the first proposal is accepted (A8). proposals=1 is plain random sampling ("-CK").
     With `calibrate`, S is rescaled by the prior's own similarity spread (`similarity_spread`)
-    before the thresholds apply.
+    before the thresholds apply. Independent candidates let J's preference for the rarest (narrowest)
+    kernels shift the accepted kernels' width; `propose` can draw candidates that share one size.
     """
 
     def __init__(
@@ -119,8 +120,11 @@ class ContrastiveKernelSampler:
         sigma_min: float = 0.3,
         sigma_max: float = 0.8,
         calibrate: bool = False,
+        propose: Callable[[int], list[np.ndarray]] | None = None,
     ) -> None:
         self.base_sampler = base_sampler
+        # the M candidates: M independent prior draws (paper), or `propose(M)` (e.g. one size, M shapes)
+        self.propose = propose or (lambda m: [base_sampler() for _ in range(m)])
         self.proposals = proposals
         self.weights = weights
         self.tau, self.sigma_min, self.sigma_max = tau, sigma_min, sigma_max
@@ -148,7 +152,7 @@ class ContrastiveKernelSampler:
     def __call__(self) -> np.ndarray:
         if self.proposals == 1:  # "-CK": plain random sampling, no history to score against
             return self.base_sampler()
-        candidates = [self.base_sampler() for _ in range(self.proposals)]
+        candidates = self.propose(self.proposals)
         best, score = self.select(candidates)
         kernel = candidates[best]
         self.history.append((kernel, kernel_features(kernel), score))

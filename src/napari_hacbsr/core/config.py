@@ -46,6 +46,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "prior_optimizer": "own",
         "prior_lr": 3e-4,
         "cks_calibrate": True,
+        "cks_same_width": True,
         "kl_weighting": "uniform",
         "ssim_share": 81 / 300,
     },
@@ -56,6 +57,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "prior_optimizer": "shared",
         "prior_lr": None,
         "cks_calibrate": False,
+        "cks_same_width": False,
         "kl_weighting": "fit",
         "ssim_share": 81 / 200,
     },
@@ -143,6 +145,9 @@ class HACBSRConfig:
     # rescale S by the prior's own pairwise-similarity spread so τ and σ_min/σ_max act (raw S
     # between prior kernels is 0.64..1, where S < 0.3 never happens; docs/algorithm.md)
     cks_calibrate: bool | None = None
+    # CKS candidates share one size (KernelSampler.same_width): J prefers the rarest, narrowest of M
+    # independent draws, so accepted kernels ran 12 % narrower than the prior (docs/algorithm.md)
+    cks_same_width: bool | None = None
     # covariance range of the kernel prior (core.degradation.prior_lambda_range): "data" covers
     # narrow PSFs; "mlmc" is MLMC's shifted range ([3.7, 20] at ×4)
     kernel_prior: str | None = None
@@ -299,6 +304,8 @@ class HACBSRConfig:
         need(self.meta_weighting in META_WEIGHTINGS, f"meta_weighting must be one of {META_WEIGHTINGS}")
         need(self.prior_optimizer in (None, *PRIOR_OPTIMIZERS), f"prior_optimizer must be one of {PRIOR_OPTIMIZERS}")
         need(self.kernel_prior in (None, *KERNEL_PRIORS), f"kernel_prior must be one of {KERNEL_PRIORS}")
+        for name in ("cks_calibrate", "cks_same_width"):
+            need(getattr(self, name) in (None, True, False), f"{name} must be True, False or None (the mode's)")
         for name in ("lr_image", "lr_kernel"):
             value = getattr(self, name)
             need(isinstance(value, (int, float)) and value > 0, f"{name} must be > 0, got {value!r}")
@@ -378,6 +385,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "prior_optimizer": "shared",
         "prior_lr": 1e-4,
         "cks_calibrate": False,
+        "cks_same_width": False,
         "kl_weighting": "uniform",
         "ssim_share": 81 / 300,
     },
@@ -388,6 +396,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "kl_weighting": "fit",
         "prior_optimizer": "shared",
         "cks_calibrate": True,
+        "cks_same_width": False,
         "ssim_share": 81 / 300,
     },
 }

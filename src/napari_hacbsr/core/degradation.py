@@ -136,6 +136,23 @@ class KernelSampler:
     def __call__(self) -> np.ndarray:
         return self.sample_with_params()[0]
 
+    def same_width(self, m: int) -> list[np.ndarray]:
+        """m kernels that share one size (λ1 + λ2, the squared RMS radius) and differ in shape and angle.
+
+        The size is a plain draw's and, given it, λ1 is uniform on the feasible segment, which is the
+        prior's own conditional law: each kernel is marginally a prior draw, and picking any one of them
+        (CKS) cannot shift the prior's width (docs/algorithm.md, "CKS without a width bias")."""
+        lo, hi = self.lambda_range
+        total = float(self.rng.uniform(lo, hi, size=2).sum())
+        kernels = []
+        for _ in range(m):
+            lambda1 = self.rng.uniform(max(lo, total - hi), min(hi, total - lo))
+            theta = self.rng.uniform(0.0, math.pi)
+            kernels.append(
+                gaussian_kernel(self.size, self.scale, lambda1, total - lambda1, theta, None, self.convention)
+            )
+        return kernels
+
 
 # ---------------------------------------------------------------------------- bicubic resampling
 def _cubic(x: np.ndarray) -> np.ndarray:

@@ -85,6 +85,7 @@ class Solver:
                 config.cks_sigma_min,
                 config.cks_sigma_max,
                 config.cks_calibrate,
+                self.prior.same_width if config.cks_same_width else None,
             )
         else:
             self.draw_kernel = self.prior
