@@ -75,8 +75,8 @@ def test_loop_cadence(mode):
 def test_warmup_imposes_the_priors_width_and_centre(scale, sampling, preset):
     """HACBSR's own warm-up (the default from ×3 on) and MLMC's plain one (the default at ×2, K = 11) both
     end on their prior's mean (MLMC's does not at ×3 and above: docs/algorithm.md). Within 20 %: after 200
-    steps the generator keeps some tail mass, which the RMS radius weighs (×4: +13 to +18 % over seeds 0-2;
-    it passed at 10 % only while CKS narrowed the targets by 12 %); the paper's warm-up ends > 30 % wide."""
+    steps the generator keeps some tail mass, which the RMS radius weighs (×4 anchors: +16 %, docs/algorithm.md;
+    it passed at 10 % only while CKS narrowed the targets by 11 %); the paper's warm-up ends > 30 % wide."""
     solver = _solver(scale=scale, sampling=sampling, kernel_warmup=200, use_history=False, **PRESETS[preset])
     size = solver.cfg.kernel_size
     prior_mean = np.mean([solver.prior() for _ in range(300)], axis=0)
@@ -187,7 +187,7 @@ def test_paper_preset_draws_the_same_kernels_as_before():
 
 def test_cks_with_independent_candidates_narrows_the_prior_and_same_width_candidates_do_not():
     """J prefers the rarest of M independent draws, and under a prior uniform in λ those are the narrow
-    kernels: the accepted kernels' mean width falls ~12 % below the prior's at ×4 (the width the default's
+    kernels: the accepted kernels' mean width falls ~11 % below the prior's at ×4 (the width the default's
     ×4 kernels had). Candidates sharing one size (the default from ×3 on) keep the prior's width while
     CKS still picks among shapes (the accepted kernels are more elongated than plain draws)."""
     from napari_hacbsr.core.kernel_stats import kernel_shape

@@ -146,7 +146,7 @@ class HACBSRConfig:
     # between prior kernels is 0.64..1, where S < 0.3 never happens; docs/algorithm.md)
     cks_calibrate: bool | None = None
     # CKS candidates share one size (KernelSampler.same_width): J prefers the rarest, narrowest of M
-    # independent draws, so accepted kernels ran 12 % narrower than the prior (docs/algorithm.md)
+    # independent draws, so accepted kernels ran 11 % narrower than the prior (docs/algorithm.md)
     cks_same_width: bool | None = None
     # covariance range of the kernel prior (core.degradation.prior_lambda_range): "data" covers
     # narrow PSFs; "mlmc" is MLMC's shifted range ([3.7, 20] at ×4)
