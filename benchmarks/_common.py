@@ -47,6 +47,7 @@ METHODS: dict[str, dict[str, Any] | None] = {
     "hacbsr-noise-free-own-kernel": {"mode": "hacbsr", "preset": "hacbsr-kernel", "ssim_share": 1.0},
     "hacbsr-ssim0.6": {"mode": "hacbsr", "ssim_share": 0.6},
     "hacbsr-cks-independent": {"mode": "hacbsr", "cks_same_width": False},  # CKS's M candidates drawn independently
+    "hacbsr-noise-free-cks-independent": {"mode": "hacbsr", "preset": "noise-free", "cks_same_width": False},
     "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},
     "hacbsr-cl": {"mode": "hacbsr", "use_history": False},
     "hacbsr-ck-cl": {"mode": "hacbsr", "use_cks": False, "use_history": False},
@@ -64,6 +65,7 @@ LABELS = {
     "hacbsr": "HACBSR",
     "hacbsr-ssim0.6": "HACBSR (1−SSIM share 0.6)",
     "hacbsr-cks-independent": "HACBSR (CKS, independent candidates)",
+    "hacbsr-noise-free-cks-independent": "HACBSR (noise-free, CKS independent candidates)",
     "hacbsr-ck": "HACBSR (−CK)",
     "hacbsr-cl": "HACBSR (−CL)",
     "hacbsr-ck-cl": "HACBSR (−CK)(−CL)",
