@@ -352,3 +352,11 @@ def write_rows_csv(path: Path, rows: list[dict[str, Any]], commit: str | None) -
         writer = csv.DictWriter(fh, fieldnames=[*rows[0], "git_commit"])
         writer.writeheader()
         writer.writerows({**r, "git_commit": commit} for r in rows)
+
+
+def print_and_write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Print rows as a markdown table and write them to `path` as CSV stamped with the current commit."""
+    header = list(rows[0])
+    print(markdown_table(header, [[str(r[h]) for h in header] for r in rows]))
+    write_rows_csv(path, rows, git_commit())
+    print(f"\nwrote {path}")

@@ -65,10 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                     "rms_radius_of_mean": round(float(np.mean(means)), 3),
                 }
             )
-    header = list(rows[0])
-    print(C.markdown_table(header, [[str(r[h]) for h in header] for r in rows]))
-    C.write_rows_csv(args.csv, rows, C.git_commit())
-    print(f"wrote {args.csv}")
+    C.print_and_write_rows(args.csv, rows)
     return 0
 
 

@@ -89,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 scale,
                 *simulated(stem, scale, "bicubic", Q.DEFAULT_NOISE_MAX),
             )
-    header = list(rows[0])
-    print(C.markdown_table(header, [[str(r[h]) for h in header] for r in rows]))
-    C.write_rows_csv(args.csv, rows, C.git_commit())
-    print(f"\nwrote {args.csv}")
+    C.print_and_write_rows(args.csv, rows)
     return 0
 
 
