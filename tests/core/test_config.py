@@ -38,6 +38,7 @@ def test_ablation_switches():
         ({"lr_image": -1.0}, "lr_image"),
         ({"encoder": "vgg"}, "encoder"),
         ({"alpha_range": (0.9, 0.8)}, "alpha_range"),
+        ({"cks_same_width": "yes"}, "'cks_same_width': 'yes'.* must be True, False or None"),
     ],
 )
 def test_validation_messages(changes, match):

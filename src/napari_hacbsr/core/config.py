@@ -72,9 +72,8 @@ def kernel_model(mode: str) -> dict[str, Any]:
 MLMC_KERNEL_MODEL = kernel_model("mlmc")  # the MLMC code's
 # Where a mode's defaults depend on the scale: HACBSR runs the MLMC code's kernel model at x2, where the
 # kernel (11 x 11) has the most LR pixels per parameter and the data pin it without a strong prior: there
-# it measures better than HACBSR's own model (anchor files, bicubic protocol). At x3 the two are level
-# within the seed spread and at x4 HACBSR's own is far ahead, so x3 and above keep it (issue 8,
-# docs/benchmarks.md, "Kernel model per scale").
+# it measures better than HACBSR's own model (anchor files, bicubic protocol). At x3 the two are level and
+# at x4 HACBSR's own is far ahead, so x3 and above keep it (docs/benchmarks.md, "Kernel model per scale").
 SCALE_DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {"hacbsr": {2: MLMC_KERNEL_MODEL}}
 
 
@@ -145,8 +144,7 @@ class HACBSRConfig:
     # rescale S by the prior's own pairwise-similarity spread so τ and σ_min/σ_max act (raw S
     # between prior kernels is 0.64..1, where S < 0.3 never happens; docs/algorithm.md)
     cks_calibrate: bool | None = None
-    # CKS candidates share one size (KernelSampler.same_width): J prefers the rarest, narrowest of M
-    # independent draws, so accepted kernels ran 11 % narrower than the prior (docs/algorithm.md)
+    # CKS's M candidates share one size (KernelSampler.same_width), else J's pick narrows the prior 11 %
     cks_same_width: bool | None = None
     # covariance range of the kernel prior (core.degradation.prior_lambda_range): "data" covers
     # narrow PSFs; "mlmc" is MLMC's shifted range ([3.7, 20] at ×4)
@@ -304,8 +302,8 @@ class HACBSRConfig:
         need(self.meta_weighting in META_WEIGHTINGS, f"meta_weighting must be one of {META_WEIGHTINGS}")
         need(self.prior_optimizer in (None, *PRIOR_OPTIMIZERS), f"prior_optimizer must be one of {PRIOR_OPTIMIZERS}")
         need(self.kernel_prior in (None, *KERNEL_PRIORS), f"kernel_prior must be one of {KERNEL_PRIORS}")
-        for name in ("cks_calibrate", "cks_same_width"):
-            need(getattr(self, name) in (None, True, False), f"{name} must be True, False or None (the mode's)")
+        flags = {name: getattr(self, name) for name in ("cks_calibrate", "cks_same_width")}
+        need(set(flags.values()) <= {None, True, False}, f"{flags} must be True, False or None (the mode's)")
         for name in ("lr_image", "lr_kernel"):
             value = getattr(self, name)
             need(isinstance(value, (int, float)) and value > 0, f"{name} must be > 0, got {value!r}")

@@ -72,7 +72,6 @@ class Solver:
             if config.prior_optimizer == "own"
             else self.opt_k
         )
-
         rng = np.random.default_rng(config.seed)
         self.prior = KernelSampler.prior(scale, rng, config.sampling, config.kernel_prior)
         if config.mode == "hacbsr":
