@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .core.config import ENCODERS, MODES, PRECISIONS, PROTOCOLS
+from .core.config import ENCODERS, MODES, NOISE_GATE, PRECISIONS, PROTOCOLS
 from .core.image import display_range, preview_uint8
 from .files import ImageReadError, read_image, read_product, write_json, write_png, write_tiff
 from .frames import add_frame_options, crop_roi, frame_run_options
@@ -43,7 +43,15 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         "--ssim-phase",
         type=int,
         default=None,
-        help="leading outer iterations fitted with 1-SSIM (default: the paper's 81/300 of N; 81/200 in MLMC mode)",
+        help="leading outer iterations fitted with 1-SSIM (default: the paper's 81/300 of N, all of N for an image "
+        "whose noise is below the gate (--lr-noise); 81/200 in MLMC mode)",
+    )
+    p.add_argument(
+        "--lr-noise",
+        type=float,
+        default=None,
+        help=f"the image's noise σ as a fraction of its value range, if known (default: estimated); below "
+        f"{NOISE_GATE:g} HACBSR fits 1-SSIM for the whole run",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--seed", type=int, default=0)
@@ -77,6 +85,7 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "inner_steps": args.inner_steps,
         "kernel_warmup": args.kernel_warmup,
         "ssim_phase": args.ssim_phase,
+        "lr_noise": args.lr_noise,
         "theta_h": args.theta_h,
         "clip_checkpoint": args.clip_checkpoint,
     }
@@ -120,7 +129,7 @@ def _summary(result) -> str:
         f"device {result.device_name}; {result.iterations_done} iterations"
         f"{' (stopped early)' if result.stopped_early else ''} in {t['total']:.1f} s; "
         f"{result.tiles_done} of {1 if result.tile_boxes is None else result.tile_boxes[..., 0].size} tile(s); "
-        f"LR-consistency MSE {result.lr_consistency:.3e}"
+        f"LR-consistency MSE {result.lr_consistency:.3e}; {result.config.describe_loss_schedule()}"
     )
 
 

@@ -103,3 +103,20 @@ def test_png_preview_uses_the_source_display_mapping(hr_png, tmp_path):
     sr = tifffile.imread(out / "hr_HACBSR_x2.tif")
     png = iio.imread(out / "hr_HACBSR_x2.png")
     np.testing.assert_array_equal(png, np.round(np.clip(sr, 0, 255)).astype(np.uint8))
+
+
+def test_run_reports_the_noise_level_and_the_loss_schedule_it_chose(hr_png, tmp_path, capsys):
+    yy, xx = np.mgrid[0:20, 0:20]
+    noise = np.random.default_rng(0).normal(0, 10, (20, 20))  # 5 % of the 200-level range
+    lr_png = tmp_path / "hr_LR_x2.png"
+    iio.imwrite(lr_png, np.clip(127 + 100 * np.sin(xx / 3.0) * np.cos(yy / 5.0) + noise, 0, 255).astype(np.uint8))
+    assert main(["run", str(lr_png), "--scale", "2", "-o", str(tmp_path / "a"), *TINY_ARGS]) == 0
+    estimated = json.loads((tmp_path / "a" / "hr_LR_x2_HACBSR.json").read_text())["config"]["lr_noise"]
+    assert estimated > 0.01  # 5 % noise on a 40 px sine: above the gate, the paper's share (1 of 2)
+    assert f"1-SSIM for 1 of 2 iterations, then MSE (LR noise {100 * estimated:.2f} % of its range, gate 1 %)" in (
+        capsys.readouterr().out
+    )
+    known = ["--lr-noise", "0.001"]  # the user's own noise level is used as given
+    assert main(["run", str(lr_png), "--scale", "2", "-o", str(tmp_path / "b"), *TINY_ARGS, *known]) == 0
+    assert json.loads((tmp_path / "b" / "hr_LR_x2_HACBSR.json").read_text())["config"]["lr_noise"] == 0.001
+    assert "1-SSIM for 2 of 2 iterations, then MSE (LR noise 0.10 % of its range, gate 1 %)" in capsys.readouterr().out

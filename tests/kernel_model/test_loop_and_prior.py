@@ -8,10 +8,11 @@ import torch
 from scipy import ndimage
 
 from napari_hacbsr.core.cks import ContrastiveKernelSampler, kernel_features, similarity
-from napari_hacbsr.core.config import PRESETS, HACBSRConfig
+from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.degradation import KernelSampler
 from napari_hacbsr.core.engine import Solver, prepare_image
 from napari_hacbsr.core.metrics import kernel_width
+from napari_hacbsr.core.presets import PRESETS
 from napari_hacbsr.core.sampling import kernel_centre
 
 

@@ -37,7 +37,11 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 # then MSE (1-SSIM throughout fits the noise of noisy images; the "noise-free" preset keeps it). MLMC mode
 # keeps the MLMC code's: its shifted prior, one shared Adam, plain warm-up, prior kernels weighted by their
 # fit (its MCMC step), 1-SSIM for `it <= 80` of 200. `ssim_share` is the share of the N outer iterations
-# fitted with 1-SSIM (kept when N changes); warmup_lr/prior_lr None mean lr_kernel.
+# fitted with 1-SSIM (kept when N changes); warmup_lr/prior_lr None mean lr_kernel. The noise gate: an
+# LR whose noise (core.noise, a fraction of its value range) is below `noise_gate` is fitted with 1-SSIM
+# throughout, as the "noise-free" preset does (NOISE_GATE: docs/algorithm.md, "The loss schedule's gate").
+NOISE_GATE = 0.01
+LOSS_SCHEDULE = ("ssim_share", "noise_gate")
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "hacbsr": {
         "kernel_prior": "data",
@@ -49,6 +53,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "cks_same_width": True,
         "kl_weighting": "uniform",
         "ssim_share": 81 / 300,
+        "noise_gate": NOISE_GATE,
     },
     "mlmc": {
         "kernel_prior": "mlmc",
@@ -60,13 +65,14 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "cks_same_width": False,
         "kl_weighting": "fit",
         "ssim_share": 81 / 200,
+        "noise_gate": 0.0,
     },
 }
 
 
 def kernel_model(mode: str) -> dict[str, Any]:
-    """A mode's kernel model: its defaults less the loss schedule (`ssim_share`)."""
-    return {name: value for name, value in MODE_DEFAULTS[mode].items() if name != "ssim_share"}
+    """A mode's kernel model: its defaults less the loss schedule (LOSS_SCHEDULE)."""
+    return {name: value for name, value in MODE_DEFAULTS[mode].items() if name not in LOSS_SCHEDULE}
 
 
 MLMC_KERNEL_MODEL = kernel_model("mlmc")  # the MLMC code's
@@ -160,7 +166,10 @@ class HACBSRConfig:
     # --- MLMC inheritances kept by default (A17)
     # leading outer iterations fitted with 1-SSIM; None -> ssim_share of N; 0 disables
     ssim_phase: int | None = None
-    ssim_share: float | None = None  # ... or this share of N (None: the mode's, MODE_DEFAULTS)
+    ssim_share: float | None = None  # ... or this share of N (None: the mode's, MODE_DEFAULTS, or the gate's 1)
+    noise_gate: float | None = None  # None: the mode's (MODE_DEFAULTS); 0 never fits 1-SSIM throughout
+    # the LR's white-noise σ as a fraction of its value range: known, or None to estimate it (core.noise)
+    lr_noise: float | None = None
     hyper_laplacian_weight: float = 2e-4
     hyper_laplacian_p: float = 0.67
 
@@ -210,8 +219,26 @@ class HACBSRConfig:
         """Leading outer iterations fitted with 1-SSIM."""
         if self.ssim_phase is not None:
             return self.ssim_phase
-        share = self.ssim_share if self.ssim_share is not None else mode_defaults(self.mode, self.scale)["ssim_share"]
-        return round(share * self.outer_iterations)
+        if self.ssim_share is not None:
+            return round(self.ssim_share * self.outer_iterations)
+        return round((1.0 if self.below_noise_gate else self.mode_default("ssim_share")) * self.outer_iterations)
+
+    @property
+    def below_noise_gate(self) -> bool:
+        """Whether the LR's noise (`lr_noise`, known or estimated) is below the gate, so a run with the
+        mode's loss schedule fits 1-SSIM throughout; False while the noise is unknown."""
+        gate = self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
+        return self.lr_noise is not None and self.lr_noise < gate
+
+    def mode_default(self, name: str) -> Any:
+        return mode_defaults(self.mode, self.scale)[name]
+
+    def describe_loss_schedule(self) -> str:
+        """The data loss of this (run's) config in words: 1-SSIM iterations and why (the noise gate)."""
+        gate = self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
+        noise = "LR noise unknown" if self.lr_noise is None else f"LR noise {100 * self.lr_noise:.2f} % of its range"
+        why = f"{noise}, gate {100 * gate:g} %" if self.ssim_share is None and self.ssim_phase is None else "as set"
+        return f"1-SSIM for {self.ssim_iterations} of {self.outer_iterations} iterations, then MSE ({why})"
 
     @property
     def live_every(self) -> int:
@@ -224,7 +251,7 @@ class HACBSRConfig:
         changes: dict[str, Any] = {
             name: (value if value is not None or name not in ("warmup_lr", "prior_lr") else self.lr_kernel)
             for name, value in mode_defaults(self.mode, self.scale).items()
-            if getattr(self, name) is None
+            if getattr(self, name) is None and name != "ssim_share"  # (None: the mode's share or the gate)
         }
         if self.iterations is None:
             changes["iterations"] = schedule["iterations"][self.mode]
@@ -308,6 +335,10 @@ class HACBSRConfig:
             value = getattr(self, name)
             need(isinstance(value, (int, float)) and value > 0, f"{name} must be > 0, got {value!r}")
         need(self.theta_h >= 0, f"theta_h must be >= 0, got {self.theta_h}")
+        for name in ("noise_gate", "lr_noise"):
+            value = getattr(self, name)
+            ok = value is None or (isinstance(value, (int, float)) and 0 <= value < float("inf"))
+            need(ok, f"{name} must be a fraction of the value range >= 0 (or None), got {value!r}")
         need(self.hyper_laplacian_weight >= 0, "hyper_laplacian_weight must be >= 0")
         need(len(self.cks_weights) == 3, "cks_weights needs three values (Pearson, SSIM, descriptor)")
         lo, hi = self.alpha_range
@@ -345,6 +376,8 @@ class HACBSRConfig:
         takes the MLMC code's at ×2 and HACBSR's own above), "paper" (the engine as first implemented,
         reproduced exactly) or "data-prior" (an intermediate kernel model of issue 8); docs/algorithm.md,
         "Kernel model"."""
+        from .presets import PRESETS  # (presets.py builds on this module)
+
         if name not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
         return cls.from_dict({**PRESETS[name], **changes})
@@ -354,47 +387,3 @@ class HACBSRConfig:
         data = self.to_dict()
         data.update(changes)
         return HACBSRConfig.from_dict(data)
-
-
-# Named configurations (field overrides of the dataclass defaults). "default" is the engine's own
-# (mode_defaults per mode and scale); "paper" is the engine as first implemented, bit for bit: MLMC's
-# stride sampling, shifted prior, one shared Adam and plain warm-up, 1-SSIM for the first 81 of 300.
-# "noise-free": 1-SSIM for the whole run, better on noise-free data (the MLMC anchor files) and harmful
-# on noisy data. "data-prior" is the intermediate model of issue 8 (docs/benchmarks.md). "mlmc-kernel" and
-# "hacbsr-kernel" pin one kernel model at every scale (the default picks by scale): HACBSR's image side
-# (CKS draws, history contrast, Eq. 12 meta weights, 300 iterations) with the MLMC code's kernel model
-# (its prior range, plain warm-up, fit-weighted prior kernels on the meta step's Adam) or with HACBSR's own.
-# None rates mean lr_kernel, which a run would otherwise fill with the scale's own; neither model
-# includes the loss schedule
-def _pinned(model: dict[str, Any]) -> dict[str, Any]:
-    return {name: HACBSRConfig.lr_kernel if value is None else value for name, value in model.items()}
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "noise-free": {"ssim_share": 1.0},
-    "mlmc-kernel": _pinned(MLMC_KERNEL_MODEL),
-    "hacbsr-kernel": _pinned(kernel_model("hacbsr")),
-    "paper": {
-        "sampling": "stride",
-        "kernel_prior": "mlmc",
-        "warmup_lr": 1e-4,
-        "warmup_batch": 1,
-        "prior_optimizer": "shared",
-        "prior_lr": 1e-4,
-        "cks_calibrate": False,
-        "cks_same_width": False,
-        "kl_weighting": "uniform",
-        "ssim_share": 81 / 300,
-    },
-    "data-prior": {
-        "kernel_prior": "data",
-        "warmup_lr": 1e-3,
-        "warmup_batch": 8,
-        "kl_weighting": "fit",
-        "prior_optimizer": "shared",
-        "cks_calibrate": True,
-        "cks_same_width": False,
-        "ssim_share": 81 / 300,
-    },
-}

@@ -30,6 +30,7 @@ from .errors import OutOfMemoryError
 from .image import PreparedImage, prepare_image
 from .losses import alpha_from_loss, data_loss, hyper_laplacian, meta_weights
 from .networks import ImageGenerator, KernelGenerator
+from .noise import with_lr_noise
 from .records import Result, Step
 
 LATENT_KERNEL = 200
@@ -41,7 +42,7 @@ class Solver:
     """State of one run, with one method per stage so benchmarks can time each of them."""
 
     def __init__(self, prepared: PreparedImage, config: HACBSRConfig, device: torch.device) -> None:
-        config = config.for_device(device)  # (a no-op for iterate's config; fills a bare one's defaults)
+        config = with_lr_noise(config.for_device(device), prepared)  # (no-ops for iterate's config)
         self.cfg = config
         self.prepared = prepared
         self.device = device
@@ -285,21 +286,8 @@ class Solver:
             return float(data_loss(forward_model(x, k, self.cfg.scale), self.y, self.mask, False).item())
 
     def release(self) -> None:
-        for name in (
-            "net_x",
-            "net_k",
-            "net_hist",
-            "opt_x",
-            "opt_k",
-            "opt_prior",
-            "encoder",
-            "z_x",
-            "y",
-            "mask",
-            "x_last",
-            "k_last",
-            "feat_hist",
-        ):
+        names = "net_x net_k net_hist opt_x opt_k opt_prior encoder z_x y mask x_last k_last feat_hist"
+        for name in names.split():
             setattr(self, name, None)
 
 
@@ -337,7 +325,7 @@ def iterate(
     solver: Solver | None = None
     try:
         solver = Solver(prepared, cfg, device)
-        encoder = solver.encoder
+        cfg, encoder = solver.cfg, solver.encoder
         run_info = {
             "device": str(device),
             "device_name": describe_device(device),

@@ -26,6 +26,7 @@ from .config import HACBSRConfig
 from .degradation import phase_correct_bicubic
 from .device import resolve_device
 from .image import PreparedImage, min_lr_side, prepare_image
+from .noise import with_lr_noise
 from .records import Result, Step
 
 #: LR pixels of overlap beyond the kernel's reach: the generator's reflection-padded 3×3 convolutions
@@ -208,7 +209,7 @@ def iterate_tiled(
         result = yield from engine.iterate(prepared, cfg, should_stop)
         result.tile_boxes, result.kernel_map = grid.boxes(), result.kernel[None, None].copy()
         return result
-    cfg = cfg.for_device(resolve_device(cfg.device))
+    cfg = with_lr_noise(cfg.for_device(resolve_device(cfg.device)), prepared)  # one loss schedule for all tiles
     stop = should_stop or (lambda: False)
     start = time.perf_counter()
     fill = cubic_fill(prepared, s, cfg.sampling)

@@ -1,0 +1,103 @@
+"""The LR noise estimate (core.noise) and the loss-schedule gate it drives."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_hacbsr.core import engine
+from napari_hacbsr.core.config import NOISE_GATE, HACBSRConfig
+from napari_hacbsr.core.engine import Solver
+from napari_hacbsr.core.image import prepare_image
+from napari_hacbsr.core.noise import estimate_noise_sigma
+from napari_hacbsr.core.tiling import iterate_tiled
+
+from ..helpers import TINY, drain
+
+
+def blurred_texture(h, w, seed=0, blur=1.0):
+    """Band-limited texture in [0.1, 0.9]: white noise blurred as the forward model blurs (σ in LR px)."""
+    field = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((h, w)), blur)
+    return 0.1 + 0.8 * (field - field.min()) / (field.max() - field.min())
+
+
+@pytest.mark.parametrize("side, tolerance", [(24, 0.35), (48, 0.2), (200, 0.05)])
+def test_white_noise_is_read_at_its_level(side, tolerance):
+    rng = np.random.default_rng(1)
+    estimates = [estimate_noise_sigma(0.02 * rng.standard_normal((side, side))) for _ in range(20)]
+    assert abs(np.mean(estimates) / 0.02 - 1) < tolerance / 2
+    assert all(abs(e / 0.02 - 1) < 2 * tolerance for e in estimates)
+
+
+def test_blurred_texture_reads_as_noise_free_and_added_noise_at_its_level():
+    texture = blurred_texture(48, 48)
+    assert texture.std() > 0.08  # texture far above the noise levels below
+    assert estimate_noise_sigma(texture) < 0.05 * NOISE_GATE  # the texture's own power stays out of the band
+    for sigma in (0.005, 0.02, 0.05):
+        noisy = texture + sigma * np.random.default_rng(2).standard_normal(texture.shape)
+        assert estimate_noise_sigma(noisy) == pytest.approx(sigma, rel=0.25)
+
+
+def test_channels_masks_small_and_large_images():
+    texture = blurred_texture(40, 40)
+    noisy = texture + 0.03 * np.random.default_rng(3).standard_normal(texture.shape)
+    assert estimate_noise_sigma(np.stack([texture, noisy])) == estimate_noise_sigma(noisy)  # the noisiest channel
+    mask = np.ones((1, 40, 40), np.float32)
+    mask[0, 10:14, 5:30] = 0  # a missing stripe, stored as zeros, can only raise the estimate
+    holed = np.where(mask[0] > 0, texture, 0.0)
+    assert estimate_noise_sigma(texture) <= estimate_noise_sigma(holed, mask) < NOISE_GATE
+    assert estimate_noise_sigma(texture[:7]) == math.inf  # too few rows to tell
+    assert estimate_noise_sigma(texture, np.zeros((40, 40))) == math.inf
+    big = 0.01 * np.random.default_rng(4).standard_normal((700, 600))  # read in blocks
+    assert estimate_noise_sigma(big) == pytest.approx(0.01, rel=0.05)
+
+
+def test_the_gate_picks_the_loss_schedule_only_when_the_schedule_is_the_modes():
+    n = 300
+    quiet = HACBSRConfig(scale=4, iterations=n, lr_noise=NOISE_GATE / 2)
+    noisy = quiet.replace(lr_noise=2 * NOISE_GATE)
+    assert quiet.below_noise_gate and quiet.ssim_iterations == n  # 1-SSIM throughout
+    assert not noisy.below_noise_gate and noisy.ssim_iterations == 81
+    assert HACBSRConfig(scale=4, iterations=n).ssim_iterations == 81  # noise unknown: the mode's share
+    assert quiet.for_device("cpu").ssim_iterations == n  # for_device leaves the share to the gate
+    # a schedule the user set, MLMC mode and the paper preset never follow the gate
+    assert quiet.replace(ssim_share=0.5).ssim_iterations == 150 and quiet.replace(ssim_phase=7).ssim_iterations == 7
+    assert quiet.replace(mode="mlmc", iterations=200).ssim_iterations == 81
+    assert HACBSRConfig.preset("paper", scale=4, lr_noise=0.0).ssim_iterations == 81
+    assert quiet.replace(noise_gate=0.0).ssim_iterations == 81
+    for bad in (-0.1, float("inf"), "low"):
+        with pytest.raises(ValueError, match="lr_noise must be a fraction of the value range"):
+            HACBSRConfig(lr_noise=bad)
+
+
+def test_a_run_estimates_the_noise_once_and_keeps_a_known_level():
+    clean = blurred_texture(24, 24)
+    noisy = clean + 0.05 * np.random.default_rng(5).standard_normal(clean.shape)
+    base = HACBSRConfig(scale=2, **{**TINY, "ssim_phase": None})
+    for image, below in ((clean, True), (noisy, False)):
+        prepared = prepare_image(image, 2)
+        solver = Solver(prepared, base, engine.resolve_device("cpu"))
+        assert solver.cfg.lr_noise == pytest.approx(estimate_noise_sigma(prepared.y), abs=1e-6)
+        assert solver.cfg.below_noise_gate is below
+        assert solver.cfg.ssim_iterations == (3 if below else 1)
+    _, result = drain(engine.iterate(noisy, base.replace(lr_noise=0.001)))  # a known level is used as given
+    assert result.config.lr_noise == 0.001 and result.config.ssim_iterations == 3
+
+
+def test_all_tiles_follow_the_frames_noise_level(monkeypatch):
+    frame = blurred_texture(40, 30)
+    frame[:20] += 0.06 * np.random.default_rng(6).standard_normal((20, 30))  # one noisy half
+    seen = []
+    real_iterate = engine.iterate
+
+    def recording(prepared, cfg, stop):
+        seen.append(cfg.lr_noise)
+        return real_iterate(prepared, cfg, stop)
+
+    monkeypatch.setattr(engine, "iterate", recording)
+    cfg = HACBSRConfig(scale=2, **{**TINY, "iterations": 1, "inner_steps": 1})
+    _, result = drain(iterate_tiled(frame, cfg, tile=30, overlap=10))
+    expected = estimate_noise_sigma(prepare_image(frame, 2).y)
+    assert len(seen) == 2 and seen[0] == seen[1] == pytest.approx(expected, abs=1e-6)
+    assert result.config.lr_noise == seen[0]
