@@ -46,6 +46,10 @@ METHODS: dict[str, dict[str, Any] | None] = {
     "hacbsr-own-kernel": {"mode": "hacbsr", "preset": "hacbsr-kernel"},
     "hacbsr-noise-free-own-kernel": {"mode": "hacbsr", "preset": "hacbsr-kernel", "ssim_share": 1.0},
     "hacbsr-ssim0.6": {"mode": "hacbsr", "ssim_share": 0.6},
+    # the loss schedule: the default before the noise gate (an explicit share never gates); the opt-in
+    # discrepancy term above the gate
+    "hacbsr-paper-share": {"mode": "hacbsr", "ssim_share": 81 / 300},
+    "hacbsr-discrepancy": {"mode": "hacbsr", "discrepancy": True},
     "hacbsr-cks-independent": {"mode": "hacbsr", "cks_same_width": False},  # CKS's M candidates drawn independently
     "hacbsr-noise-free-cks-independent": {"mode": "hacbsr", "preset": "noise-free", "cks_same_width": False},
     "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},
@@ -64,6 +68,8 @@ LABELS = {
     "mlmc": "MLMC (mode)",
     "hacbsr": "HACBSR",
     "hacbsr-ssim0.6": "HACBSR (1−SSIM share 0.6)",
+    "hacbsr-paper-share": "HACBSR (paper's 1−SSIM share, no noise gate)",
+    "hacbsr-discrepancy": "HACBSR (noise gate + discrepancy term)",
     "hacbsr-cks-independent": "HACBSR (CKS, independent candidates)",
     "hacbsr-noise-free-cks-independent": "HACBSR (noise-free, CKS independent candidates)",
     "hacbsr-ck": "HACBSR (−CK)",

@@ -79,6 +79,9 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-noise-free-own-kernel": ("hacbsr-kernel", {"ssim_share": 1.0}),  # (the noise-free preset before a6ecf32)
     "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
     "hacbsr-ssim0.6": ("default", {"ssim_share": 0.6}),  # MSE for MLMC's 119 of 300 iterations, not 219
+    # the default before the noise gate (an explicit share never gates), and the opt-in discrepancy term
+    "hacbsr-paper-share": ("default", {"ssim_share": 81 / 300}),
+    "hacbsr-discrepancy": ("default", {"discrepancy": True}),
 }
 FIELDS = [
     "image",

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy import ndimage
 
 from napari_hacbsr.core import engine
@@ -14,6 +15,8 @@ from napari_hacbsr.core.noise import estimate_noise_sigma
 from napari_hacbsr.core.tiling import iterate_tiled
 
 from ..helpers import TINY, drain
+
+CPU = torch.device("cpu")
 
 
 def blurred_texture(h, w, seed=0, blur=1.0):
@@ -77,7 +80,7 @@ def test_a_run_estimates_the_noise_once_and_keeps_a_known_level():
     base = HACBSRConfig(scale=2, **{**TINY, "ssim_phase": None})
     for image, below in ((clean, True), (noisy, False)):
         prepared = prepare_image(image, 2)
-        solver = Solver(prepared, base, engine.resolve_device("cpu"))
+        solver = Solver(prepared, base, CPU)
         assert solver.cfg.lr_noise == pytest.approx(estimate_noise_sigma(prepared.y), abs=1e-6)
         assert solver.cfg.below_noise_gate is below
         assert solver.cfg.ssim_iterations == (3 if below else 1)
@@ -101,3 +104,50 @@ def test_all_tiles_follow_the_frames_noise_level(monkeypatch):
     expected = estimate_noise_sigma(prepare_image(frame, 2).y)
     assert len(seen) == 2 and seen[0] == seen[1] == pytest.approx(expected, abs=1e-6)
     assert result.config.lr_noise == seen[0]
+
+
+def test_the_noise_aware_data_term_stops_at_the_noise_level():
+    from napari_hacbsr.core.losses import DataTerm, data_loss
+
+    rng = np.random.default_rng(7)
+    target = torch.from_numpy(rng.random((1, 1, 16, 16), dtype=np.float32))
+    close = target + 0.01 * torch.from_numpy(rng.standard_normal((1, 1, 16, 16)).astype(np.float32))
+    far = target + 0.1 * torch.from_numpy(rng.standard_normal((1, 1, 16, 16)).astype(np.float32))
+    plain = DataTerm(target, None)  # no floor: exactly data_loss
+    for pred in (close, far):
+        for ssim in (True, False):
+            assert torch.equal(plain(pred, ssim), data_loss(pred, target, None, ssim))
+    floor = 0.05**2  # between the two fits' MSE (1e-4 and 1e-2)
+    term = DataTerm(target, None, floor)
+    mse_far = data_loss(far, target, None, False)
+    assert torch.allclose(term(far, False), mse_far - floor)  # MSE charged above the noise only
+    pred = close.clone().requires_grad_(True)
+    loss = term(pred, False)
+    loss.backward()
+    assert loss.item() == 0.0 and not pred.grad.any()  # within the noise: nothing left to fit
+    # the 1-SSIM phase lasts while the fit is coarser than the noise, and ends for good once it is not
+    assert torch.equal(term(far, True), data_loss(far, target, None, True)) and not term.reached_noise
+    assert term(close, True).item() == 0.0 and term.reached_noise
+    assert torch.allclose(term(far, True), mse_far - floor)  # (no way back to 1-SSIM)
+
+
+def test_the_noise_floor_applies_above_the_gate_to_the_modes_schedule_only():
+    assert HACBSRConfig(scale=4, lr_noise=0.03).noise_floor == 0.0  # opt-in
+    noisy = HACBSRConfig(scale=4, lr_noise=0.03, discrepancy=True)
+    assert noisy.noise_floor == pytest.approx(0.03**2)
+    assert noisy.replace(lr_noise=NOISE_GATE / 2).noise_floor == 0.0  # below the gate: 1-SSIM throughout
+    assert HACBSRConfig(scale=4).noise_floor == 0.0  # noise unknown
+    for changes in (
+        {"discrepancy": False},
+        {"ssim_share": 0.5},
+        {"ssim_phase": 3},
+        {"mode": "mlmc", "discrepancy": None},
+    ):
+        assert noisy.replace(**changes).noise_floor == 0.0, changes
+    assert HACBSRConfig.preset("paper", scale=4, lr_noise=0.03).noise_floor == 0.0
+    assert "or until the fit reaches the noise, then MSE above the noise" in noisy.describe_loss_schedule()
+    cfg = HACBSRConfig(scale=2, **TINY, lr_noise=0.03, discrepancy=True)
+    solver = Solver(prepare_image(blurred_texture(24, 24), 2), cfg, CPU)
+    assert solver.data.noise_floor == 0.0  # TINY sets ssim_phase: a schedule set by hand runs as set
+    cfg = cfg.replace(ssim_phase=None)
+    assert Solver(prepare_image(blurred_texture(24, 24), 2), cfg, CPU).data.noise_floor == pytest.approx(9e-4)

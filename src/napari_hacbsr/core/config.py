@@ -34,14 +34,14 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 # schedule by `HACBSRConfig.for_device`). HACBSR's is the model measured best on the MLMC anchor files at
 # x4 (issue 8, docs/benchmarks.md): the data's PSF range, a warm-up that imposes the prior's mean and a
 # prior stage with its own Adam (so it pulls as hard as the data does); 1-SSIM for the paper's 81 of 300,
-# then MSE (1-SSIM throughout fits the noise of noisy images; the "noise-free" preset keeps it). MLMC mode
-# keeps the MLMC code's: its shifted prior, one shared Adam, plain warm-up, prior kernels weighted by their
-# fit (its MCMC step), 1-SSIM for `it <= 80` of 200. `ssim_share` is the share of the N outer iterations
-# fitted with 1-SSIM (kept when N changes); warmup_lr/prior_lr None mean lr_kernel. The noise gate: an
+# then MSE. MLMC mode keeps the MLMC code's: its shifted prior, one shared Adam, plain warm-up, prior kernels
+# weighted by their fit (its MCMC step), 1-SSIM for `it <= 80` of 200. `ssim_share`: the share of the N
+# outer iterations fitted with 1-SSIM; warmup_lr/prior_lr None mean lr_kernel. The noise gate: an
 # LR whose noise (core.noise, a fraction of its value range) is below `noise_gate` is fitted with 1-SSIM
-# throughout, as the "noise-free" preset does (NOISE_GATE: docs/algorithm.md, "The loss schedule's gate").
+# throughout, as the "noise-free" preset does (NOISE_GATE: docs/algorithm.md, "The loss schedule's gate");
+# above it, opt-in, `discrepancy` fits down to the noise level and no further (losses.DataTerm).
 NOISE_GATE = 0.01
-LOSS_SCHEDULE = ("ssim_share", "noise_gate")
+LOSS_SCHEDULE = ("ssim_share", "noise_gate", "discrepancy")
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "hacbsr": {
         "kernel_prior": "data",
@@ -54,6 +54,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "kl_weighting": "uniform",
         "ssim_share": 81 / 300,
         "noise_gate": NOISE_GATE,
+        "discrepancy": False,
     },
     "mlmc": {
         "kernel_prior": "mlmc",
@@ -66,6 +67,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "kl_weighting": "fit",
         "ssim_share": 81 / 200,
         "noise_gate": 0.0,
+        "discrepancy": False,
     },
 }
 
@@ -147,13 +149,11 @@ class HACBSRConfig:
     # φ_k at `prior_lr`, so the prior pulls as hard as the data does (docs/algorithm.md)
     prior_optimizer: str | None = None
     prior_lr: float | None = None
-    # rescale S by the prior's own pairwise-similarity spread so τ and σ_min/σ_max act (raw S
-    # between prior kernels is 0.64..1, where S < 0.3 never happens; docs/algorithm.md)
+    # rescale S by the prior's pairwise-similarity spread so τ, σ_min/σ_max act (raw S is 0.64..1; docs/algorithm.md)
     cks_calibrate: bool | None = None
     # CKS's M candidates share one size (KernelSampler.same_width), else J's pick narrows the prior 11 %
     cks_same_width: bool | None = None
-    # covariance range of the kernel prior (core.degradation.prior_lambda_range): "data" covers
-    # narrow PSFs; "mlmc" is MLMC's shifted range ([3.7, 20] at ×4)
+    # covariance range of the prior (degradation.prior_lambda_range): "data" covers narrow PSFs; "mlmc" [3.7, 20] at ×4
     kernel_prior: str | None = None
 
     # --- history-augmented contrast (spec §5.4); use_history=False is the "-CL" ablation
@@ -170,6 +170,7 @@ class HACBSRConfig:
     noise_gate: float | None = None  # None: the mode's (MODE_DEFAULTS); 0 never fits 1-SSIM throughout
     # the LR's white-noise σ as a fraction of its value range: known, or None to estimate it (core.noise)
     lr_noise: float | None = None
+    discrepancy: bool | None = None  # opt-in: above the gate, fit down to lr_noise only (losses.DataTerm)
     hyper_laplacian_weight: float = 2e-4
     hyper_laplacian_p: float = 0.67
 
@@ -230,7 +231,15 @@ class HACBSRConfig:
         gate = self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
         return self.lr_noise is not None and self.lr_noise < gate
 
-    def mode_default(self, name: str) -> Any:
+    @property
+    def noise_floor(self) -> float:
+        """The MSE a noise-aware data term leaves unfitted (lr_noise²); 0 below the gate, for a schedule set
+        by hand, unknown noise or `discrepancy` off."""
+        by_mode = self.ssim_share is None and self.ssim_phase is None and self.lr_noise is not None
+        on = self.discrepancy if self.discrepancy is not None else self.mode_default("discrepancy")
+        return self.lr_noise**2 if by_mode and on and not self.below_noise_gate else 0.0  # type: ignore[operator]
+
+    def mode_default(self, name: str) -> Any:  # (this config's mode and scale)
         return mode_defaults(self.mode, self.scale)[name]
 
     def describe_loss_schedule(self) -> str:
@@ -238,7 +247,9 @@ class HACBSRConfig:
         gate = self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
         noise = "LR noise unknown" if self.lr_noise is None else f"LR noise {100 * self.lr_noise:.2f} % of its range"
         why = f"{noise}, gate {100 * gate:g} %" if self.ssim_share is None and self.ssim_phase is None else "as set"
-        return f"1-SSIM for {self.ssim_iterations} of {self.outer_iterations} iterations, then MSE ({why})"
+        until, above = (" or until the fit reaches the noise", " above the noise") if self.noise_floor else ("", "")
+        n, total = self.ssim_iterations, self.outer_iterations
+        return f"1-SSIM for {n} of {total} iterations{until}, then MSE{above} ({why})"
 
     @property
     def live_every(self) -> int:
@@ -329,7 +340,7 @@ class HACBSRConfig:
         need(self.meta_weighting in META_WEIGHTINGS, f"meta_weighting must be one of {META_WEIGHTINGS}")
         need(self.prior_optimizer in (None, *PRIOR_OPTIMIZERS), f"prior_optimizer must be one of {PRIOR_OPTIMIZERS}")
         need(self.kernel_prior in (None, *KERNEL_PRIORS), f"kernel_prior must be one of {KERNEL_PRIORS}")
-        flags = {name: getattr(self, name) for name in ("cks_calibrate", "cks_same_width")}
+        flags = {name: getattr(self, name) for name in ("cks_calibrate", "cks_same_width", "discrepancy")}
         need(set(flags.values()) <= {None, True, False}, f"{flags} must be True, False or None (the mode's)")
         for name in ("lr_image", "lr_kernel"):
             value = getattr(self, name)

@@ -28,7 +28,7 @@ from .device import describe_device, free_device_memory, is_out_of_memory, make_
 from .encoder import load_encoder
 from .errors import OutOfMemoryError
 from .image import PreparedImage, prepare_image
-from .losses import alpha_from_loss, data_loss, hyper_laplacian, meta_weights
+from .losses import DataTerm, alpha_from_loss, data_loss, hyper_laplacian, meta_weights
 from .networks import ImageGenerator, KernelGenerator
 from .noise import with_lr_noise
 from .records import Result, Step
@@ -66,6 +66,7 @@ class Solver:
         self.z_x, self.z_k = self.z_x.to(device), self.z_k.to(device)
         self.y = torch.from_numpy(prepared.y)[None].to(device)
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
+        self.data = DataTerm(self.y, self.mask, config.noise_floor)
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
         self.opt_prior = (
@@ -160,7 +161,7 @@ class Solver:
         if weighted:  # MLMC's MCMC weights: the kernels that best reproduce the LR image pull hardest
             with torch.no_grad():
                 x = self.generate()
-                fits = [data_loss(forward_model(x, t, cfg.scale), self.y, self.mask, False).item() for t in targets]
+                fits = [self.data(forward_model(x, t, cfg.scale), False).item() for t in targets]
             weights = torch.tensor(meta_weights(fits), device=self.device)
         else:
             weights = torch.ones(len(targets), device=self.device)
@@ -175,7 +176,7 @@ class Solver:
         t0 = time.perf_counter()
         cfg = self.cfg
         x = self.generate()
-        core = data_loss(forward_model(x, kernel.detach(), cfg.scale), self.y, self.mask, use_ssim)
+        core = self.data(forward_model(x, kernel.detach(), cfg.scale), use_ssim)
         loss = core
         record = {"data": core}
         if cfg.hyper_laplacian_weight > 0:
@@ -190,7 +191,7 @@ class Solver:
         loss.backward()
         self.opt_x.step()
         self.x_last = x.detach()
-        kernel_loss = data_loss(forward_model(self.x_last, kernel, cfg.scale), self.y, self.mask, use_ssim)
+        kernel_loss = self.data(forward_model(self.x_last, kernel, cfg.scale), use_ssim)
         self.global_step += 1
         record["kernel"] = kernel_loss
         # one device sync per step for all the logged values
@@ -286,7 +287,7 @@ class Solver:
             return float(data_loss(forward_model(x, k, self.cfg.scale), self.y, self.mask, False).item())
 
     def release(self) -> None:
-        names = "net_x net_k net_hist opt_x opt_k opt_prior encoder z_x y mask x_last k_last feat_hist"
+        names = "net_x net_k net_hist opt_x opt_k opt_prior encoder z_x y mask data x_last k_last feat_hist"
         for name in names.split():
             setattr(self, name, None)
 

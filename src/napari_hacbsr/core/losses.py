@@ -61,6 +61,28 @@ def data_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | Non
     return _masked_mean((pred - target) ** 2, mask)
 
 
+class DataTerm:
+    """One run's data loss against its LR image: `data_loss`, or noise-aware when `noise_floor` > 0.
+
+    Noise-aware (Morozov's discrepancy principle, docs/algorithm.md): the 1-SSIM phase ends early once
+    the fit's MSE falls to the noise variance (for the rest of the run), and the MSE is charged only
+    above it, so the fit stops short of the noise instead of reproducing it.
+    """
+
+    def __init__(self, target: torch.Tensor, mask: torch.Tensor | None, noise_floor: float = 0.0) -> None:
+        self.target, self.mask, self.noise_floor = target, mask, float(noise_floor)
+        self.reached_noise = False  # (the 1-SSIM phase is over for good)
+
+    def __call__(self, pred: torch.Tensor, use_ssim: bool) -> torch.Tensor:
+        floor = self.noise_floor
+        if floor > 0 and use_ssim and not self.reached_noise:
+            self.reached_noise = data_loss(pred, self.target, self.mask, False).item() < floor
+        if use_ssim and not self.reached_noise:
+            return data_loss(pred, self.target, self.mask, True)
+        mse = data_loss(pred, self.target, self.mask, False)
+        return (mse - floor).clamp(min=0.0) if floor > 0 else mse
+
+
 def hyper_laplacian(x: torch.Tensor, exponent: float = 0.67) -> torch.Tensor:
     """Σ (|∇x| + 1e-8)^p over MLMC's four first differences (up, up-left, left, down-left)."""
     xp = F.pad(x, (1, 1, 1, 1), mode="reflect")

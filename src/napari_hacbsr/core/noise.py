@@ -34,7 +34,7 @@ def with_lr_noise(config: HACBSRConfig, prepared: PreparedImage) -> HACBSRConfig
     if config.lr_noise is not None:
         return config
     sigma = estimate_noise_sigma(prepared.y, prepared.mask)
-    return config if not math.isfinite(sigma) else config.replace(lr_noise=round(sigma, 6))
+    return config if not math.isfinite(sigma) else config.replace(lr_noise=sigma)
 
 
 def estimate_noise_sigma(y: np.ndarray, mask: np.ndarray | None = None) -> float:
