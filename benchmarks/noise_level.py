@@ -9,7 +9,7 @@ next to the true σ: scikit-image's wavelet estimate (`skimage.restoration.estim
 PyWavelets from the `bench` extra) in 8-bit levels, and the engine's own (`core.noise`, the spectrum's
 corner band) as the run reads it, a fraction of the prepared LR's value range, with the gate's choice;
 for: the MLMC anchor LR files (noise-free, ×2 and ×4), the held-out stride images (noise-free, ×2 and
-×4) and the bicubic protocol with σ ~ U(0, 10/255) (the quality benchmark's CPU-tier images and its
+×4, seeds 0, 1, 2) and the bicubic protocol with σ ~ U(0, 10/255) (the quality benchmark's CPU-tier images and its
 cached LR, ×2/×3/×4, seeds 0, 1, 2). Writes bench_out/noise_level.csv with the commit, and
 bench_out/noise_level_white.csv: the estimate's bias and scatter on white noise per image side.
 docs/algorithm.md ("The loss schedule's gate") reads the result.
@@ -96,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         for stem in ANCHOR_STEMS:
             add("anchor (stride, noise-free)", stem, scale, A.load_pair(A.DEFAULT_DIR, scale, stem)["lr"], 0.0)
     for scale in (2, 4):
-        for stem in HELDOUT_STEMS:
-            add("held-out (stride, noise-free)", stem, scale, *simulated(stem, scale, "stride", 0.0))
+        for seed in (0, 1, 2):  # (each seed draws its own true kernel)
+            for stem in HELDOUT_STEMS:
+                lr, sigma = simulated(stem, scale, "stride", 0.0, seed)
+                add("held-out (stride, noise-free)", stem, scale, lr, sigma, seed)
     for scale in (2, 3, 4):
         for seed in (0, 1, 2):
             for stem in Q.CPU_IMAGES:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .core.noise import describe_loss_schedule
+
 if TYPE_CHECKING:  # pragma: no cover
     from .core.records import Result, Step
 
@@ -48,5 +50,5 @@ def result_text(result: Result, stop_reason: str, sr_name: str, kernel_name: str
             f"Stopped ({stop_reason or 'stopped'}) after {result.iterations_done}/"
             f"{result.config.outer_iterations} iterations in {total}; the current estimate is in '{sr_name}'."
         )
-    schedule = result.config.describe_loss_schedule()  # (which loss ran, and the noise level that chose it)
+    schedule = describe_loss_schedule(result.config)  # (which loss ran, and the noise level that chose it)
     return f"Done: {result.iterations_done} iterations in {total} → '{sr_name}' and '{kernel_name}'; {schedule}."

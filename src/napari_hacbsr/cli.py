@@ -17,6 +17,7 @@ import numpy as np
 from . import __version__
 from .core.config import ENCODERS, MODES, NOISE_GATE, PRECISIONS, PROTOCOLS
 from .core.image import display_range, preview_uint8
+from .core.noise import describe_loss_schedule
 from .files import ImageReadError, read_image, read_product, write_json, write_png, write_tiff
 from .frames import add_frame_options, crop_roi, frame_run_options
 from .outputs import write_result
@@ -129,7 +130,7 @@ def _summary(result) -> str:
         f"device {result.device_name}; {result.iterations_done} iterations"
         f"{' (stopped early)' if result.stopped_early else ''} in {t['total']:.1f} s; "
         f"{result.tiles_done} of {1 if result.tile_boxes is None else result.tile_boxes[..., 0].size} tile(s); "
-        f"LR-consistency MSE {result.lr_consistency:.3e}; {result.config.describe_loss_schedule()}"
+        f"LR-consistency MSE {result.lr_consistency:.3e}; {describe_loss_schedule(result.config)}"
     )
 
 

@@ -118,4 +118,4 @@ def test_run_reports_the_noise_level_and_the_loss_schedule_it_chose(hr_png, tmp_
     known = ["--lr-noise", "0.001"]  # the user's own noise level is used as given
     assert main(["run", str(lr_png), "--scale", "2", "-o", str(tmp_path / "b"), *TINY_ARGS, *known]) == 0
     assert json.loads((tmp_path / "b" / "hr_LR_x2_HACBSR.json").read_text())["config"]["lr_noise"] == 0.001
-    assert "1-SSIM for 2 of 2 iterations, then MSE (LR noise 0.10 % of its range, gate 1 %)" in capsys.readouterr().out
+    assert "1-SSIM for all 2 iterations (LR noise 0.10 % of its range, gate 1 %)" in capsys.readouterr().out

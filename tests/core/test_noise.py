@@ -11,7 +11,7 @@ from napari_hacbsr.core import engine
 from napari_hacbsr.core.config import NOISE_GATE, HACBSRConfig
 from napari_hacbsr.core.engine import Solver
 from napari_hacbsr.core.image import prepare_image
-from napari_hacbsr.core.noise import estimate_noise_sigma
+from napari_hacbsr.core.noise import describe_loss_schedule, estimate_noise_sigma
 from napari_hacbsr.core.tiling import iterate_tiled
 
 from ..helpers import TINY, drain
@@ -145,7 +145,7 @@ def test_the_noise_floor_applies_above_the_gate_to_the_modes_schedule_only():
     ):
         assert noisy.replace(**changes).noise_floor == 0.0, changes
     assert HACBSRConfig.preset("paper", scale=4, lr_noise=0.03).noise_floor == 0.0
-    assert "or until the fit reaches the noise, then MSE above the noise" in noisy.describe_loss_schedule()
+    assert "or until the fit reaches the noise, then MSE above the noise" in describe_loss_schedule(noisy)
     cfg = HACBSRConfig(scale=2, **TINY, lr_noise=0.03, discrepancy=True)
     solver = Solver(prepare_image(blurred_texture(24, 24), 2), cfg, CPU)
     assert solver.data.noise_floor == 0.0  # TINY sets ssim_phase: a schedule set by hand runs as set

@@ -235,21 +235,12 @@ class HACBSRConfig:
     def noise_floor(self) -> float:
         """The MSE a noise-aware data term leaves unfitted (lr_noise²); 0 below the gate, for a schedule set
         by hand, unknown noise or `discrepancy` off."""
-        by_mode = self.ssim_share is None and self.ssim_phase is None and self.lr_noise is not None
         on = self.discrepancy if self.discrepancy is not None else self.mode_default("discrepancy")
-        return self.lr_noise**2 if by_mode and on and not self.below_noise_gate else 0.0  # type: ignore[operator]
+        by_mode = self.ssim_share is None and self.ssim_phase is None and not self.below_noise_gate
+        return self.lr_noise**2 if on and by_mode and self.lr_noise is not None else 0.0
 
     def mode_default(self, name: str) -> Any:  # (this config's mode and scale)
         return mode_defaults(self.mode, self.scale)[name]
-
-    def describe_loss_schedule(self) -> str:
-        """The data loss of this (run's) config in words: 1-SSIM iterations and why (the noise gate)."""
-        gate = self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
-        noise = "LR noise unknown" if self.lr_noise is None else f"LR noise {100 * self.lr_noise:.2f} % of its range"
-        why = f"{noise}, gate {100 * gate:g} %" if self.ssim_share is None and self.ssim_phase is None else "as set"
-        until, above = (" or until the fit reaches the noise", " above the noise") if self.noise_floor else ("", "")
-        n, total = self.ssim_iterations, self.outer_iterations
-        return f"1-SSIM for {n} of {total} iterations{until}, then MSE{above} ({why})"
 
     @property
     def live_every(self) -> int:

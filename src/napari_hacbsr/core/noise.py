@@ -29,6 +29,19 @@ def _corner_bins(n: int) -> np.ndarray:
     return (f >= CORNER_BAND) & (f < 0.5)  # (the real-valued Nyquist bin has another law; left out)
 
 
+def describe_loss_schedule(config: HACBSRConfig) -> str:
+    """A (run's) config's data loss in words: 1-SSIM iterations, and why (the noise level and the gate)."""
+    cfg = config
+    noise = "LR noise unknown" if cfg.lr_noise is None else f"LR noise {100 * cfg.lr_noise:.2f} % of its range"
+    gate = 100 * (cfg.noise_gate if cfg.noise_gate is not None else cfg.mode_default("noise_gate"))
+    why = "as set" if cfg.ssim_share is not None or cfg.ssim_phase is not None else f"{noise}, gate {gate:g} %"
+    n, total = cfg.ssim_iterations, cfg.outer_iterations
+    if n == total:
+        return f"1-SSIM for all {total} iterations ({why})"
+    until, above = (" or until the fit reaches the noise", " above the noise") if cfg.noise_floor > 0 else ("", "")
+    return f"1-SSIM for {n} of {total} iterations{until}, then MSE{above} ({why})"
+
+
 def with_lr_noise(config: HACBSRConfig, prepared: PreparedImage) -> HACBSRConfig:
     """`config` with `lr_noise` estimated from the prepared LR image, unless it is known (or too small)."""
     if config.lr_noise is not None:
