@@ -228,8 +228,12 @@ class HACBSRConfig:
     def below_noise_gate(self) -> bool:
         """Whether the LR's noise (`lr_noise`, known or estimated) is below the gate, so a run with the
         mode's loss schedule fits 1-SSIM throughout; False while the noise is unknown."""
-        gate = self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
-        return self.lr_noise is not None and self.lr_noise < gate
+        return self.lr_noise is not None and self.lr_noise < self.gate
+
+    @property
+    def gate(self) -> float:
+        """The noise gate: `noise_gate`, or the mode's (MODE_DEFAULTS)."""
+        return self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
 
     @property
     def noise_floor(self) -> float:

@@ -33,8 +33,8 @@ def describe_loss_schedule(config: HACBSRConfig) -> str:
     """A (run's) config's data loss in words: 1-SSIM iterations, and why (the noise level and the gate)."""
     cfg = config
     noise = "LR noise unknown" if cfg.lr_noise is None else f"LR noise {100 * cfg.lr_noise:.2f} % of its range"
-    gate = 100 * (cfg.noise_gate if cfg.noise_gate is not None else cfg.mode_default("noise_gate"))
-    why = "as set" if cfg.ssim_share is not None or cfg.ssim_phase is not None else f"{noise}, gate {gate:g} %"
+    by_hand = cfg.ssim_share is not None or cfg.ssim_phase is not None
+    why = "as set" if by_hand else f"{noise}, gate {100 * cfg.gate:g} %"
     n, total = cfg.ssim_iterations, cfg.outer_iterations
     if n == total:
         return f"1-SSIM for all {total} iterations ({why})"
@@ -57,7 +57,7 @@ def estimate_noise_sigma(y: np.ndarray, mask: np.ndarray | None = None) -> float
     that leaves adds broadband power, so the estimate can only rise). Returns inf when the image is
     too small to tell (fewer than MIN_SIDE pixels per side): the caller treats that as noisy.
     """
-    chans = np.asarray(y, dtype=np.float64)
+    chans = np.asarray(y)  # (no float64 copy of a whole frame: each block is converted on its own)
     if chans.ndim == 2:
         chans = chans[None]
     _, h, w = chans.shape
@@ -79,7 +79,7 @@ def _estimate(chans: np.ndarray, observed: np.ndarray) -> float:
     window = np.outer(np.hanning(h + 2)[1:-1], np.hanning(w + 2)[1:-1])
     band = np.outer(_corner_bins(h), _corner_bins(w))
     sigmas = []
-    for chan in chans:
+    for chan in chans.astype(np.float64):
         filled = np.where(observed, chan, chan[observed].mean())
         filled = filled - filled.mean()
         power = np.abs(np.fft.fft2(filled * window)) ** 2 / np.sum(window**2)
