@@ -225,6 +225,11 @@ class HACBSRConfig:
         return round((1.0 if self.below_noise_gate else self.mode_default("ssim_share")) * self.outer_iterations)
 
     @property
+    def schedule_by_hand(self) -> bool:
+        """Whether the user set the loss schedule (`ssim_phase` or `ssim_share`): then no gate applies."""
+        return self.ssim_phase is not None or self.ssim_share is not None
+
+    @property
     def below_noise_gate(self) -> bool:
         """Whether the LR's noise (`lr_noise`, known or estimated) is below the gate, so a run with the
         mode's loss schedule fits 1-SSIM throughout; False while the noise is unknown."""
@@ -240,8 +245,8 @@ class HACBSRConfig:
         """The MSE a noise-aware data term leaves unfitted (lr_noise²); 0 below the gate, for a schedule set
         by hand, unknown noise or `discrepancy` off."""
         on = self.discrepancy if self.discrepancy is not None else self.mode_default("discrepancy")
-        by_mode = self.ssim_share is None and self.ssim_phase is None and not self.below_noise_gate
-        return self.lr_noise**2 if on and by_mode and self.lr_noise is not None else 0.0
+        applies = on and not self.schedule_by_hand and not self.below_noise_gate and self.lr_noise is not None
+        return self.lr_noise**2 if applies else 0.0  # type: ignore[operator]
 
     def mode_default(self, name: str) -> Any:  # (this config's mode and scale)
         return mode_defaults(self.mode, self.scale)[name]

@@ -33,8 +33,7 @@ def describe_loss_schedule(config: HACBSRConfig) -> str:
     """A (run's) config's data loss in words: 1-SSIM iterations, and why (the noise level and the gate)."""
     cfg = config
     noise = "LR noise unknown" if cfg.lr_noise is None else f"LR noise {100 * cfg.lr_noise:.2f} % of its range"
-    by_hand = cfg.ssim_share is not None or cfg.ssim_phase is not None
-    why = "as set" if by_hand else f"{noise}, gate {100 * cfg.gate:g} %"
+    why = "as set" if cfg.schedule_by_hand else f"{noise}, gate {100 * cfg.gate:g} %"
     n, total = cfg.ssim_iterations, cfg.outer_iterations
     if n == total:
         return f"1-SSIM for all {total} iterations ({why})"
