@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sampling import SAMPLING_CONVENTIONS, kernel_size_for
+from .sampling import kernel_size_for
 
 MODES = ("hacbsr", "mlmc")
 ENCODERS = ("auto", "clip", "fallback")
@@ -39,9 +39,10 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 # outer iterations fitted with 1-SSIM; warmup_lr/prior_lr None mean lr_kernel. The noise gate: an
 # LR whose noise (core.noise, a fraction of its value range) is below `noise_gate` is fitted with 1-SSIM
 # throughout, as the "noise-free" preset does (NOISE_GATE: docs/algorithm.md, "The loss schedule's gate");
-# above it, opt-in, `discrepancy` fits down to the noise level and no further (losses.DataTerm).
+# above it the hyper-Laplacian's weight grows with the noise variance, (lr_noise / gate)² times
+# (`prior_follows_noise`), and, opt-in, `discrepancy` fits down to the noise level and no further.
 NOISE_GATE = 0.01
-LOSS_SCHEDULE = ("ssim_share", "noise_gate", "discrepancy")
+LOSS_SCHEDULE = ("ssim_share", "noise_gate", "discrepancy", "prior_follows_noise")
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "hacbsr": {
         "kernel_prior": "data",
@@ -55,6 +56,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "ssim_share": 81 / 300,
         "noise_gate": NOISE_GATE,
         "discrepancy": False,
+        "prior_follows_noise": True,
     },
     "mlmc": {
         "kernel_prior": "mlmc",
@@ -68,6 +70,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "ssim_share": 81 / 200,
         "noise_gate": 0.0,
         "discrepancy": False,
+        "prior_follows_noise": False,
     },
 }
 
@@ -171,7 +174,8 @@ class HACBSRConfig:
     # the LR's white-noise σ as a fraction of its value range: known, or None to estimate it (core.noise)
     lr_noise: float | None = None
     discrepancy: bool | None = None  # opt-in: above the gate, fit down to lr_noise only (losses.DataTerm)
-    hyper_laplacian_weight: float = 2e-4
+    hyper_laplacian_weight: float = 2e-4  # at or below the gate; see image_prior_weight above it
+    prior_follows_noise: bool | None = None  # above the gate, weight × (lr_noise / gate)² (None: the mode's)
     hyper_laplacian_p: float = 0.67
 
     # --- MLMC mode only (spec §3)
@@ -240,13 +244,26 @@ class HACBSRConfig:
         """The noise gate: `noise_gate`, or the mode's (MODE_DEFAULTS)."""
         return self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
 
+    def _above_gate(self, switch: str) -> bool:
+        """Whether a noise rule (`switch`, None: the mode's) acts: it is on, the noise is known and above a
+        gate > 0, and the loss schedule is the mode's (none acts for a schedule set by hand)."""
+        on = getattr(self, switch)
+        on = on if on is not None else self.mode_default(switch)
+        known = self.lr_noise is not None and self.gate > 0
+        return bool(on) and known and not self.schedule_by_hand and not self.below_noise_gate
+
     @property
     def noise_floor(self) -> float:
-        """The MSE a noise-aware data term leaves unfitted (lr_noise²); 0 below the gate, for a schedule set
-        by hand, unknown noise or `discrepancy` off."""
-        on = self.discrepancy if self.discrepancy is not None else self.mode_default("discrepancy")
-        applies = on and not self.schedule_by_hand and not self.below_noise_gate and self.lr_noise is not None
-        return self.lr_noise**2 if applies else 0.0  # type: ignore[operator]
+        """The MSE a noise-aware data term leaves unfitted (lr_noise²) when `discrepancy` acts, else 0."""
+        return self.lr_noise**2 if self._above_gate("discrepancy") else 0.0  # type: ignore[operator]
+
+    @property
+    def image_prior_weight(self) -> float:
+        """The hyper-Laplacian's weight in a run: ×(lr_noise / gate)² above the gate, where the MAP weight of
+        a gradient prior against an MSE data term grows with the noise variance (docs/algorithm.md)."""
+        if not self._above_gate("prior_follows_noise"):
+            return self.hyper_laplacian_weight
+        return self.hyper_laplacian_weight * (self.lr_noise / self.gate) ** 2  # type: ignore[operator]
 
     def mode_default(self, name: str) -> Any:  # (this config's mode and scale)
         return mode_defaults(self.mode, self.scale)[name]
@@ -282,88 +299,10 @@ class HACBSRConfig:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
-        """Raise ValueError with a message that says what to change."""
+        """Raise ValueError with a message that says what to change (core.validation)."""
+        from .validation import check_config  # (validation.py reads this module's constants)
 
-        def need(cond: bool, msg: str) -> None:
-            if not cond:
-                raise ValueError(msg)
-
-        from .image import check_scale  # (the one scale rule; image.py imports config lazily too)
-
-        check_scale(self.scale)
-        need(self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}")
-        need(
-            self.sampling in SAMPLING_CONVENTIONS,
-            f"sampling must be one of {SAMPLING_CONVENTIONS}, got {self.sampling!r}",
-        )
-        need(
-            self.iterations is None or (isinstance(self.iterations, int) and self.iterations >= 1),
-            f"iterations must be a positive integer (or None for the device default), got {self.iterations!r}",
-        )
-        for name in (
-            "inner_steps",
-            "cks_proposals",
-            "cks_window",
-            "kl_kernels",
-            "history_interval",
-            "mcmc_samples",
-            "mlmc_meta_interval",
-        ):
-            value = getattr(self, name)
-            need(isinstance(value, int) and value >= 1, f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("yield_every", "warmup_batch"):
-            value = getattr(self, name)
-            need(
-                value is None or (isinstance(value, int) and value >= 1),
-                f"{name} must be an integer >= 1 (or None for the default), got {value!r}",
-            )
-        need(
-            self.ssim_phase is None or (isinstance(self.ssim_phase, int) and self.ssim_phase >= 0),
-            f"ssim_phase must be an integer >= 0 (or None for the mode's share of N), got {self.ssim_phase!r}",
-        )
-        for name in ("kernel_warmup", "seed"):
-            value = getattr(self, name)
-            need(isinstance(value, int) and value >= 0, f"{name} must be an integer >= 0, got {value!r}")
-        need(
-            self.warmup_lr is None or (isinstance(self.warmup_lr, (int, float)) and self.warmup_lr > 0),
-            f"warmup_lr must be > 0 (or None for the mode's), got {self.warmup_lr!r}",
-        )
-        need(
-            self.prior_lr is None or (isinstance(self.prior_lr, (int, float)) and self.prior_lr > 0),
-            f"prior_lr must be > 0 (or None for the mode's), got {self.prior_lr!r}",
-        )
-        need(
-            self.ssim_share is None or (isinstance(self.ssim_share, (int, float)) and 0 <= self.ssim_share <= 1),
-            f"ssim_share must be between 0 and 1 (or None for the mode's), got {self.ssim_share!r}",
-        )
-        need(self.kl_weighting in (None, *KL_WEIGHTINGS), f"kl_weighting must be one of {KL_WEIGHTINGS}")
-        need(self.meta_weighting in META_WEIGHTINGS, f"meta_weighting must be one of {META_WEIGHTINGS}")
-        need(self.prior_optimizer in (None, *PRIOR_OPTIMIZERS), f"prior_optimizer must be one of {PRIOR_OPTIMIZERS}")
-        need(self.kernel_prior in (None, *KERNEL_PRIORS), f"kernel_prior must be one of {KERNEL_PRIORS}")
-        flags = {name: getattr(self, name) for name in ("cks_calibrate", "cks_same_width", "discrepancy")}
-        need(set(flags.values()) <= {None, True, False}, f"{flags} must be True, False or None (the mode's)")
-        for name in ("lr_image", "lr_kernel"):
-            value = getattr(self, name)
-            need(isinstance(value, (int, float)) and value > 0, f"{name} must be > 0, got {value!r}")
-        need(self.theta_h >= 0, f"theta_h must be >= 0, got {self.theta_h}")
-        for name in ("noise_gate", "lr_noise"):
-            value = getattr(self, name)
-            ok = value is None or (isinstance(value, (int, float)) and 0 <= value < float("inf"))
-            need(ok, f"{name} must be a fraction of the value range >= 0 (or None), got {value!r}")
-        need(self.hyper_laplacian_weight >= 0, "hyper_laplacian_weight must be >= 0")
-        need(len(self.cks_weights) == 3, "cks_weights needs three values (Pearson, SSIM, descriptor)")
-        lo, hi = self.alpha_range
-        need(0 <= lo <= hi <= 1, f"alpha_range must satisfy 0 <= low <= high <= 1, got {self.alpha_range}")
-        lo, hi = self.alpha_loss_range
-        need(0 <= lo < hi, f"alpha_loss_range must satisfy 0 <= low < high, got {self.alpha_loss_range}")
-        need(self.encoder in ENCODERS, f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
-        need(
-            self.fallback_encoder in FALLBACK_ENCODERS,
-            f"fallback_encoder must be one of {FALLBACK_ENCODERS}, got {self.fallback_encoder!r}",
-        )
-        need(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        need(self.gray_channels in (1, 3), f"gray_channels must be 1 or 3, got {self.gray_channels}")
-        need(isinstance(self.device, str) and self.device != "", "device must be a string such as 'auto'")
+        check_config(self)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:

@@ -67,6 +67,7 @@ class Solver:
         self.y = torch.from_numpy(prepared.y)[None].to(device)
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
         self.data = DataTerm(self.y, self.mask, config.noise_floor)
+        self.prior_weight = config.image_prior_weight  # (one noise-aware value for the whole run)
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
         self.opt_prior = (
@@ -179,8 +180,8 @@ class Solver:
         core = self.data(forward_model(x, kernel.detach(), cfg.scale), use_ssim)
         loss = core
         record = {"data": core}
-        if cfg.hyper_laplacian_weight > 0:
-            prior = cfg.hyper_laplacian_weight * hyper_laplacian(x, cfg.hyper_laplacian_p) / self.y.numel()
+        if self.prior_weight > 0:
+            prior = self.prior_weight * hyper_laplacian(x, cfg.hyper_laplacian_p) / self.y.numel()
             loss = loss + prior
             record["hyper_laplacian"] = prior
         if self.net_hist is not None:
