@@ -30,7 +30,8 @@ def _corner_bins(n: int) -> np.ndarray:
 
 
 def describe_loss_schedule(config: HACBSRConfig) -> str:
-    """A (run's) config's data loss in words: 1-SSIM iterations, and why (the noise level and the gate)."""
+    """A (run's) config's data loss in words: 1-SSIM iterations, the prior's noise gain, and why (the noise level
+    and the gate)."""
     cfg = config
     noise = "LR noise unknown" if cfg.lr_noise is None else f"LR noise {100 * cfg.lr_noise:.2f} % of its range"
     why = "as set" if cfg.schedule_by_hand else f"{noise}, gate {100 * cfg.gate:g} %"
@@ -38,7 +39,9 @@ def describe_loss_schedule(config: HACBSRConfig) -> str:
     if n == total:
         return f"1-SSIM for all {total} iterations ({why})"
     until, above = (" or until the fit reaches the noise", " above the noise") if cfg.noise_floor > 0 else ("", "")
-    return f"1-SSIM for {n} of {total} iterations{until}, then MSE{above} ({why})"
+    gain = cfg.image_prior_weight / cfg.hyper_laplacian_weight if cfg.hyper_laplacian_weight > 0 else 1.0
+    prior = f", hyper-Laplacian ×{gain:.1f} for the noise" if gain != 1.0 else ""
+    return f"1-SSIM for {n} of {total} iterations{until}, then MSE{above}{prior} ({why})"
 
 
 def with_lr_noise(config: HACBSRConfig, prepared: PreparedImage) -> HACBSRConfig:
