@@ -113,7 +113,7 @@ def test_run_reports_the_noise_level_and_the_loss_schedule_it_chose(hr_png, tmp_
     assert main(["run", str(lr_png), "--scale", "2", "-o", str(tmp_path / "a"), *TINY_ARGS]) == 0
     estimated = json.loads((tmp_path / "a" / "hr_LR_x2_HACBSR.json").read_text())["config"]["lr_noise"]
     assert estimated > 0.01  # 5 % noise on a 40 px sine: above the gate, the paper's share (1 of 2)
-    gain = (estimated / 0.01) ** 2  # the hyper-Laplacian's weight follows the noise variance above the gate
+    gain = estimated / 0.01  # the hyper-Laplacian's weight follows the noise above the gate
     said = (
         f"1-SSIM for 1 of 2 iterations, then MSE, hyper-Laplacian ×{gain:.1f} for the noise "
         f"(LR noise {100 * estimated:.2f} % of its range, gate 1 %)"

@@ -153,11 +153,11 @@ def test_the_noise_floor_applies_above_the_gate_to_the_modes_schedule_only():
     assert Solver(prepare_image(blurred_texture(24, 24), 2), cfg, CPU).data.noise_floor == pytest.approx(9e-4)
 
 
-def test_the_image_prior_grows_with_the_noise_variance_above_the_gate():
+def test_the_image_prior_grows_with_the_noise_above_the_gate():
     w = HACBSRConfig().hyper_laplacian_weight
     noisy = HACBSRConfig(scale=4, lr_noise=3 * NOISE_GATE)
-    assert noisy.image_prior_weight == pytest.approx(9 * w)  # (σ / gate)²
-    assert noisy.replace(lr_noise=1.5 * NOISE_GATE).image_prior_weight == pytest.approx(2.25 * w)
+    assert noisy.image_prior_weight == pytest.approx(3 * w)  # σ / gate
+    assert noisy.replace(lr_noise=1.5 * NOISE_GATE).image_prior_weight == pytest.approx(1.5 * w)
     for changes in (
         {"lr_noise": NOISE_GATE / 2},  # below the gate: 1-SSIM throughout, the prior as set
         {"lr_noise": None},  # noise unknown
@@ -168,7 +168,7 @@ def test_the_image_prior_grows_with_the_noise_variance_above_the_gate():
     ):
         assert noisy.replace(**changes).image_prior_weight == w, changes
     assert HACBSRConfig.preset("paper", scale=4, lr_noise=0.03).image_prior_weight == w
-    assert "then MSE, hyper-Laplacian ×9.0 for the noise (LR noise 3.00 %" in describe_loss_schedule(noisy)
+    assert "then MSE, hyper-Laplacian ×3.0 for the noise (LR noise 3.00 %" in describe_loss_schedule(noisy)
     assert "hyper-Laplacian" not in describe_loss_schedule(noisy.replace(prior_follows_noise=False))
     with pytest.raises(ValueError, match="must be True, False or None"):
         HACBSRConfig(prior_follows_noise="yes")
@@ -183,4 +183,4 @@ def test_a_noisy_run_charges_the_scaled_prior_in_its_image_steps():
         solver.warmup(lambda: False)
         kernel = solver.net_k(solver.z_k)
         terms.append(solver.image_step(kernel, use_ssim=False)[0]["hyper_laplacian"])
-    assert terms[0] == pytest.approx(4 * terms[1], rel=1e-5)  # the same first image, (2 × gate / gate)² the weight
+    assert terms[0] == pytest.approx(2 * terms[1], rel=1e-5)  # the same first image, 2 × gate / gate the weight

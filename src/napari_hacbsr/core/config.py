@@ -39,8 +39,8 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 # outer iterations fitted with 1-SSIM; warmup_lr/prior_lr None mean lr_kernel. The noise gate: an
 # LR whose noise (core.noise, a fraction of its value range) is below `noise_gate` is fitted with 1-SSIM
 # throughout, as the "noise-free" preset does (NOISE_GATE: docs/algorithm.md, "The loss schedule's gate");
-# above it the hyper-Laplacian's weight grows with the noise variance, (lr_noise / gate)² times
-# (`prior_follows_noise`), and, opt-in, `discrepancy` fits down to the noise level and no further.
+# above it the hyper-Laplacian's weight grows with the noise, lr_noise / gate times (`prior_follows_noise`),
+# and, opt-in, `discrepancy` fits down to the noise level and no further.
 NOISE_GATE = 0.01
 LOSS_SCHEDULE = ("ssim_share", "noise_gate", "discrepancy", "prior_follows_noise")
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -175,7 +175,7 @@ class HACBSRConfig:
     lr_noise: float | None = None
     discrepancy: bool | None = None  # opt-in: above the gate, fit down to lr_noise only (losses.DataTerm)
     hyper_laplacian_weight: float = 2e-4  # at or below the gate; see image_prior_weight above it
-    prior_follows_noise: bool | None = None  # above the gate, weight × (lr_noise / gate)² (None: the mode's)
+    prior_follows_noise: bool | None = None  # above the gate, weight × lr_noise / gate (None: the mode's)
     hyper_laplacian_p: float = 0.67
 
     # --- MLMC mode only (spec §3)
@@ -259,11 +259,13 @@ class HACBSRConfig:
 
     @property
     def image_prior_weight(self) -> float:
-        """The hyper-Laplacian's weight in a run: ×(lr_noise / gate)² above the gate, where the MAP weight of
-        a gradient prior against an MSE data term grows with the noise variance (docs/algorithm.md)."""
+        """The hyper-Laplacian's weight in a run: × lr_noise / gate above the gate. The MSE's gradient grows
+        with the residual and the prior's does not, so the fit settles where the residual is proportional to
+        the weight: a weight proportional to the noise stops the fit at a residual proportional to it
+        (Morozov's principle; docs/algorithm.md, "The image prior above the gate")."""
         if not self._above_gate("prior_follows_noise"):
             return self.hyper_laplacian_weight
-        return self.hyper_laplacian_weight * (self.lr_noise / self.gate) ** 2  # type: ignore[operator]
+        return self.hyper_laplacian_weight * self.lr_noise / self.gate  # type: ignore[operator]
 
     def mode_default(self, name: str) -> Any:  # (this config's mode and scale)
         return mode_defaults(self.mode, self.scale)[name]
