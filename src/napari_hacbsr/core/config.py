@@ -16,6 +16,7 @@ PROTOCOLS = ("stride", "bicubic")  # the simulator's degradation protocols (core
 MAX_SCALE = 8
 KL_WEIGHTINGS = ("uniform", "fit")
 META_WEIGHTINGS = ("eq12", "sum")
+KERNEL_LOSSES = ("data", "mse")
 PRIOR_OPTIMIZERS = ("shared", "own")
 # kernel priors (covariance eigenvalue ranges, core.degradation.prior_lambda_range): "mlmc" = MLMC's
 # shifted range (spec §1.2); "data" = the range real and simulated PSFs are drawn from (spec §1.1)
@@ -42,7 +43,7 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 # above it the hyper-Laplacian's weight grows with the noise, lr_noise / gate times (`prior_follows_noise`),
 # and, opt-in, `discrepancy` fits down to the noise level and no further.
 NOISE_GATE = 0.01
-LOSS_SCHEDULE = ("ssim_share", "noise_gate", "discrepancy", "prior_follows_noise")
+LOSS_SCHEDULE = ("ssim_share", "noise_gate", "discrepancy", "prior_follows_noise", "kernel_loss")
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "hacbsr": {
         "kernel_prior": "data",
@@ -57,6 +58,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "noise_gate": NOISE_GATE,
         "discrepancy": False,
         "prior_follows_noise": True,
+        "kernel_loss": "data",
     },
     "mlmc": {
         "kernel_prior": "mlmc",
@@ -71,6 +73,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "noise_gate": 0.0,
         "discrepancy": False,
         "prior_follows_noise": False,
+        "kernel_loss": "data",
     },
 }
 
@@ -147,6 +150,10 @@ class HACBSRConfig:
     # HACBSR's per-iteration kernel meta loss: "eq12" weights the P step losses by Eq. 12 (paper),
     # "sum" adds them plainly as MLMC does
     meta_weighting: str = "eq12"
+    # the loss the kernel's meta step fits: "data", the image's (1-SSIM in its phase, then MSE; MLMC, the
+    # paper), or "mse" throughout: SSIM compares local structure and barely sees how much contrast the
+    # blur removes, so fitted on it G_k drifts narrow and elongated (docs/algorithm.md). None: the mode's
+    kernel_loss: str | None = None
     # the KL/MCMC stage's Adam: "shared" with the meta step (spec A19, one Adam), where the meta loss's
     # far larger gradients set Adam's scale and the prior step barely moves G_k; "own": a second Adam on
     # φ_k at `prior_lr`, so the prior pulls as hard as the data does (docs/algorithm.md)

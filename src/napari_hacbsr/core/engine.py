@@ -68,6 +68,7 @@ class Solver:
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
         self.data = DataTerm(self.y, self.mask, config.noise_floor)
         self.prior_weight = config.image_prior_weight  # (one noise-aware value for the whole run)
+        self.kernel_ssim = (config.kernel_loss or config.mode_default("kernel_loss")) == "data"  # (else MSE)
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
         self.opt_prior = (
@@ -192,7 +193,7 @@ class Solver:
         loss.backward()
         self.opt_x.step()
         self.x_last = x.detach()
-        kernel_loss = self.data(forward_model(self.x_last, kernel, cfg.scale), use_ssim)
+        kernel_loss = self.data(forward_model(self.x_last, kernel, cfg.scale), use_ssim and self.kernel_ssim)
         self.global_step += 1
         record["kernel"] = kernel_loss
         # one device sync per step for all the logged values

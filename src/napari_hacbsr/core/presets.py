@@ -38,6 +38,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "kl_weighting": "uniform",
         "ssim_share": 81 / 300,
         "noise_gate": 0.0,
+        "kernel_loss": "data",
     },
     "data-prior": {
         "kernel_prior": "data",
@@ -48,5 +49,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cks_calibrate": True,
         "cks_same_width": False,
         "ssim_share": 81 / 300,
+        "kernel_loss": "data",
     },
 }

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from .config import (
     ENCODERS,
     FALLBACK_ENCODERS,
+    KERNEL_LOSSES,
     KERNEL_PRIORS,
     KL_WEIGHTINGS,
     META_WEIGHTINGS,
@@ -71,6 +72,7 @@ def check_config(cfg: HACBSRConfig) -> None:
     )
     need(cfg.kl_weighting in (None, *KL_WEIGHTINGS), f"kl_weighting must be one of {KL_WEIGHTINGS}")
     need(cfg.meta_weighting in META_WEIGHTINGS, f"meta_weighting must be one of {META_WEIGHTINGS}")
+    need(cfg.kernel_loss in (None, *KERNEL_LOSSES), f"kernel_loss must be one of {KERNEL_LOSSES} (or None: the mode's)")
     need(cfg.prior_optimizer in (None, *PRIOR_OPTIMIZERS), f"prior_optimizer must be one of {PRIOR_OPTIMIZERS}")
     need(cfg.kernel_prior in (None, *KERNEL_PRIORS), f"kernel_prior must be one of {KERNEL_PRIORS}")
     switches = ("cks_calibrate", "cks_same_width", "discrepancy", "prior_follows_noise")
