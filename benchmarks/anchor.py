@@ -82,6 +82,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     # the default before the noise gate (an explicit share never gates), and the opt-in discrepancy term
     "hacbsr-paper-share": ("default", {"ssim_share": 81 / 300}),
     "hacbsr-discrepancy": ("default", {"discrepancy": True}),
+    "hacbsr-cl-mse": ("default", {"history_in_mse": False}),  # the history term in the 1-SSIM phase only
     "hacbsr-kernel-mse": ("default", {"kernel_loss": "mse"}),  # the kernel's meta step fits MSE throughout
     "hacbsr-kernel-data": ("default", {"kernel_loss": "data"}),  # ... the image's loss (before the change)
 }

@@ -43,7 +43,7 @@ SCHEDULES: dict[str, dict[str, Any]] = {
 # above it the hyper-Laplacian's weight grows with the noise, lr_noise / gate times (`prior_follows_noise`),
 # and, opt-in, `discrepancy` fits down to the noise level and no further.
 NOISE_GATE = 0.01
-LOSS_SCHEDULE = ("ssim_share", "noise_gate", "discrepancy", "prior_follows_noise", "kernel_loss")
+LOSS_SCHEDULE = ("ssim_share", "noise_gate", "discrepancy", "prior_follows_noise", "kernel_loss", "history_in_mse")
 MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "hacbsr": {
         "kernel_prior": "data",
@@ -59,6 +59,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "discrepancy": False,
         "prior_follows_noise": True,
         "kernel_loss": "data",
+        "history_in_mse": True,
     },
     "mlmc": {
         "kernel_prior": "mlmc",
@@ -74,6 +75,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "discrepancy": False,
         "prior_follows_noise": False,
         "kernel_loss": "data",
+        "history_in_mse": True,
     },
 }
 
@@ -168,6 +170,10 @@ class HACBSRConfig:
 
     # --- history-augmented contrast (spec §5.4); use_history=False is the "-CL" ablation
     use_history: bool = True
+    # the history term in the MSE phase too (the paper), or only while the data term is 1-SSIM: with the
+    # fallback encoder it is a pixel MSE to the lagging EMA network, the data term's own units, so in the
+    # MSE phase it holds the image near its past (docs/algorithm.md). None: the mode's
+    history_in_mse: bool | None = None
     theta_h: float = 0.4
     history_interval: int = 10  # EMA update every 10 global inner steps (A2)
     alpha_range: tuple[float, float] = (0.8, 0.99)

@@ -39,6 +39,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ssim_share": 81 / 300,
         "noise_gate": 0.0,
         "kernel_loss": "data",
+        "history_in_mse": True,
     },
     "data-prior": {
         "kernel_prior": "data",
@@ -50,5 +51,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cks_same_width": False,
         "ssim_share": 81 / 300,
         "kernel_loss": "data",
+        "history_in_mse": True,
     },
 }

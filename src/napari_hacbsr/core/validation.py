@@ -75,7 +75,7 @@ def check_config(cfg: HACBSRConfig) -> None:
     need(cfg.kernel_loss in (None, *KERNEL_LOSSES), f"kernel_loss must be one of {KERNEL_LOSSES} (or None: the mode's)")
     need(cfg.prior_optimizer in (None, *PRIOR_OPTIMIZERS), f"prior_optimizer must be one of {PRIOR_OPTIMIZERS}")
     need(cfg.kernel_prior in (None, *KERNEL_PRIORS), f"kernel_prior must be one of {KERNEL_PRIORS}")
-    switches = ("cks_calibrate", "cks_same_width", "discrepancy", "prior_follows_noise")
+    switches = ("cks_calibrate", "cks_same_width", "discrepancy", "prior_follows_noise", "history_in_mse")
     flags = {name: getattr(cfg, name) for name in switches}
     need(set(flags.values()) <= {None, True, False}, f"{flags} must be True, False or None (the mode's)")
     for name in ("lr_image", "lr_kernel"):

@@ -1,0 +1,52 @@
+"""The loss the kernel's meta step fits (`kernel_loss`): MSE throughout in HACBSR mode, the image's in MLMC
+mode and the paper preset; the image's own data loss is the same either way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_hacbsr.core.config import HACBSRConfig
+from napari_hacbsr.core.degradation import forward_model
+from napari_hacbsr.core.engine import Solver, prepare_image
+from napari_hacbsr.core.losses import data_loss
+
+CPU = torch.device("cpu")
+
+
+def _first_ssim_step(kernel_loss: str | None) -> tuple[Solver, dict[str, float], torch.Tensor]:
+    lr = np.random.default_rng(3).random((17, 17)).astype(np.float32)
+    cfg = HACBSRConfig(scale=2, encoder="fallback", device="cpu", kernel_warmup=0, seed=5, kernel_loss=kernel_loss)
+    solver = Solver(prepare_image(lr, 2), cfg, CPU)
+    solver.warmup(lambda: False)
+    kernel = solver.net_k(solver.z_k)
+    values, _ = solver.image_step(kernel, use_ssim=True)
+    return solver, values, kernel.detach()
+
+
+def test_the_kernel_fits_mse_while_the_image_fits_1_minus_ssim():
+    solver, values, kernel = _first_ssim_step("mse")
+    pred = forward_model(solver.x_last, kernel, 2)
+    mse = data_loss(pred, solver.y, solver.mask, use_ssim=False).item()
+    one_minus_ssim = data_loss(pred, solver.y, solver.mask, use_ssim=True).item()
+    assert values["kernel"] == pytest.approx(mse, rel=1e-5)
+    assert values["data"] == pytest.approx(one_minus_ssim, rel=1e-5)  # the image's loss is unchanged
+    assert abs(mse - one_minus_ssim) > 1e-3  # (so the two cannot be confused)
+    # with the image's loss, the kernel is charged the same 1-SSIM as the image (same x, same kernel)
+    _, before, _ = _first_ssim_step("data")
+    assert before["kernel"] == pytest.approx(before["data"], rel=1e-5)
+    assert before["data"] == pytest.approx(values["data"], rel=1e-6)  # the same first image either way
+
+
+def test_each_mode_and_preset_has_its_kernel_loss():
+    for scale in (2, 3, 4):
+        assert HACBSRConfig(scale=scale).for_device("cpu").kernel_loss == "mse"
+        assert HACBSRConfig(scale=scale, mode="mlmc").for_device("cpu").kernel_loss == "data"
+        assert HACBSRConfig.preset("paper", scale=scale).for_device("cpu").kernel_loss == "data"
+        # the kernel-model presets pin kernel models, not the loss: they keep the mode's
+        assert HACBSRConfig.preset("mlmc-kernel", scale=scale).for_device("cpu").kernel_loss == "mse"
+        assert HACBSRConfig.preset("noise-free", scale=scale).for_device("cpu").kernel_loss == "mse"
+    assert HACBSRConfig(kernel_loss="data").for_device("cpu").kernel_loss == "data"  # set by the user: kept
+    with pytest.raises(ValueError, match=r"kernel_loss must be one of \('data', 'mse'\)"):
+        HACBSRConfig(kernel_loss="ssim")
