@@ -1,5 +1,6 @@
-"""The loss the kernel's meta step fits (`kernel_loss`): MSE throughout in HACBSR mode, the image's in MLMC
-mode and the paper preset; the image's own data loss is the same either way."""
+"""The loss the kernel's meta step fits (`kernel_loss`): the image's by default in every mode and preset,
+MSE throughout opt-in (measured worse on the mean, docs/benchmarks.md); the image's own loss is the same
+either way."""
 
 from __future__ import annotations
 
@@ -41,12 +42,13 @@ def test_the_kernel_fits_mse_while_the_image_fits_1_minus_ssim():
 
 def test_each_mode_and_preset_has_its_kernel_loss():
     for scale in (2, 3, 4):
-        assert HACBSRConfig(scale=scale).for_device("cpu").kernel_loss == "mse"
-        assert HACBSRConfig(scale=scale, mode="mlmc").for_device("cpu").kernel_loss == "data"
-        assert HACBSRConfig.preset("paper", scale=scale).for_device("cpu").kernel_loss == "data"
-        # the kernel-model presets pin kernel models, not the loss: they keep the mode's
-        assert HACBSRConfig.preset("mlmc-kernel", scale=scale).for_device("cpu").kernel_loss == "mse"
-        assert HACBSRConfig.preset("noise-free", scale=scale).for_device("cpu").kernel_loss == "mse"
-    assert HACBSRConfig(kernel_loss="data").for_device("cpu").kernel_loss == "data"  # set by the user: kept
+        for cfg in (
+            HACBSRConfig(scale=scale),
+            HACBSRConfig(scale=scale, mode="mlmc"),
+            HACBSRConfig.preset("paper", scale=scale),
+            HACBSRConfig.preset("mlmc-kernel", scale=scale),
+        ):
+            assert cfg.for_device("cpu").kernel_loss == "data"
+    assert HACBSRConfig(kernel_loss="mse").for_device("cpu").kernel_loss == "mse"  # set by the user: kept
     with pytest.raises(ValueError, match=r"kernel_loss must be one of \('data', 'mse'\)"):
         HACBSRConfig(kernel_loss="ssim")

@@ -1,0 +1,47 @@
+"""The history term's phase (`history_in_mse`): in the paper it acts for the whole run; switched off, it
+acts (and its EMA network is updated) only while the data term is 1-SSIM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_hacbsr.core.config import HACBSRConfig
+from napari_hacbsr.core.engine import Solver, prepare_image
+
+
+def _solver(**changes) -> Solver:
+    lr = np.random.default_rng(1).random((17, 17)).astype(np.float32)
+    base = {"scale": 2, "encoder": "fallback", "device": "cpu", "kernel_warmup": 0, "inner_steps": 2}
+    return Solver(prepare_image(lr, 2), HACBSRConfig(**{**base, **changes}), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("in_mse", [True, False])
+def test_the_history_term_and_its_updates_follow_the_phase(in_mse):
+    solver = _solver(history_in_mse=in_mse, history_interval=2, ssim_phase=1, iterations=3)
+    solver.warmup(lambda: False)
+    updates: list[int] = []
+    original = solver.history_update
+
+    def counted(loss):
+        updates.append(solver.global_step)
+        return original(loss)
+
+    solver.history_update = counted
+    terms = []
+    for index in range(3):  # iteration 0 fits 1-SSIM, 1 and 2 MSE
+        losses, _ = solver.outer_iteration(index, lambda: False)
+        terms.append("contrast" in losses)
+    assert terms == [True, in_mse, in_mse]
+    assert updates == ([2, 4, 6] if in_mse else [2])
+    # and a single MSE step charges it or not
+    kernel = solver.net_k(solver.z_k)
+    assert ("contrast" in solver.image_step(kernel, use_ssim=False)[0]) is in_mse
+    assert "contrast" in solver.image_step(kernel, use_ssim=True)[0]
+
+
+def test_history_in_mse_is_validated():
+    with pytest.raises(ValueError, match="must be True, False or None"):
+        HACBSRConfig(history_in_mse="sometimes")
+    assert HACBSRConfig.preset("paper").for_device("cpu").history_in_mse is True  # the paper's, pinned
