@@ -51,6 +51,7 @@ METHODS: dict[str, dict[str, Any] | None] = {
     "hacbsr-paper-share": {"mode": "hacbsr", "ssim_share": 81 / 300},
     "hacbsr-discrepancy": {"mode": "hacbsr", "discrepancy": True},
     "hacbsr-cl-mse": {"mode": "hacbsr", "history_in_mse": False},
+    "hacbsr-history-in-mse": {"mode": "hacbsr", "history_in_mse": True},
     "hacbsr-kernel-mse": {"mode": "hacbsr", "kernel_loss": "mse"},
     "hacbsr-kernel-data": {"mode": "hacbsr", "kernel_loss": "data"},
     "hacbsr-cks-independent": {"mode": "hacbsr", "cks_same_width": False},  # CKS's M candidates drawn independently
@@ -74,6 +75,7 @@ LABELS = {
     "hacbsr-paper-share": "HACBSR (paper's 1−SSIM share, no noise gate)",
     "hacbsr-discrepancy": "HACBSR (noise gate + discrepancy term)",
     "hacbsr-cl-mse": "HACBSR (history term in the 1−SSIM phase only)",
+    "hacbsr-history-in-mse": "HACBSR (history term in the MSE phase too)",
     "hacbsr-kernel-mse": "HACBSR (kernel fitted with MSE throughout)",
     "hacbsr-kernel-data": "HACBSR (kernel fitted with the image's loss)",
     "hacbsr-cks-independent": "HACBSR (CKS, independent candidates)",

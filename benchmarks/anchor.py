@@ -83,6 +83,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-paper-share": ("default", {"ssim_share": 81 / 300}),
     "hacbsr-discrepancy": ("default", {"discrepancy": True}),
     "hacbsr-cl-mse": ("default", {"history_in_mse": False}),  # the history term in the 1-SSIM phase only
+    "hacbsr-history-in-mse": ("default", {"history_in_mse": True}),  # ... and in the MSE phase (before the change)
     "hacbsr-kernel-mse": ("default", {"kernel_loss": "mse"}),  # the kernel's meta step fits MSE throughout
     "hacbsr-kernel-data": ("default", {"kernel_loss": "data"}),  # ... the image's loss (before the change)
 }

@@ -1,5 +1,5 @@
-"""The history term's phase (`history_in_mse`): in the paper it acts for the whole run; switched off, it
-acts (and its EMA network is updated) only while the data term is 1-SSIM."""
+"""The history term's phase (`history_in_mse`): in the paper it acts for the whole run; in HACBSR's default
+it acts (and its EMA network is updated) only while the data term is 1-SSIM."""
 
 from __future__ import annotations
 
@@ -39,6 +39,17 @@ def test_the_history_term_and_its_updates_follow_the_phase(in_mse):
     kernel = solver.net_k(solver.z_k)
     assert ("contrast" in solver.image_step(kernel, use_ssim=False)[0]) is in_mse
     assert "contrast" in solver.image_step(kernel, use_ssim=True)[0]
+
+
+def test_the_default_drops_it_in_the_mse_phase_and_the_paper_keeps_it():
+    for scale in (2, 3, 4):
+        assert HACBSRConfig(scale=scale).for_device("cpu").history_in_mse is False
+        for preset in ("mlmc-kernel", "hacbsr-kernel", "noise-free"):  # (they pin kernel models or the share)
+            assert HACBSRConfig.preset(preset, scale=scale).for_device("cpu").history_in_mse is False
+        assert HACBSRConfig.preset("paper", scale=scale).for_device("cpu").history_in_mse is True
+    solver = _solver()  # the default: no history term in an MSE step
+    solver.warmup(lambda: False)
+    assert "contrast" not in solver.image_step(solver.net_k(solver.z_k), use_ssim=False)[0]
 
 
 def test_history_in_mse_is_validated():

@@ -59,7 +59,7 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "discrepancy": False,
         "prior_follows_noise": True,
         "kernel_loss": "data",
-        "history_in_mse": True,
+        "history_in_mse": False,
     },
     "mlmc": {
         "kernel_prior": "mlmc",
@@ -170,9 +170,10 @@ class HACBSRConfig:
 
     # --- history-augmented contrast (spec §5.4); use_history=False is the "-CL" ablation
     use_history: bool = True
-    # the history term in the MSE phase too (the paper), or only while the data term is 1-SSIM: with the
-    # fallback encoder it is a pixel MSE to the lagging EMA network, the data term's own units, so in the
-    # MSE phase it holds the image near its past (docs/algorithm.md). None: the mode's
+    # the history term in the MSE phase too (the paper, MLMC mode's moot), or only while the data term is
+    # 1-SSIM (HACBSR's default): with the fallback encoder it is a pixel MSE to the lagging EMA network,
+    # the MSE data term's own units, so there it holds the image near its past; above the gate the image
+    # prior now follows the noise instead (docs/algorithm.md, "The history term in the MSE phase")
     history_in_mse: bool | None = None
     theta_h: float = 0.4
     history_interval: int = 10  # EMA update every 10 global inner steps (A2)
