@@ -65,6 +65,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-noise-free-cks-independent": ("noise-free", {"cks_same_width": False}),
     "hacbsr-prior-mlmc": ("default", {"kernel_prior": "mlmc"}),
     "hacbsr-shared-adam": ("default", {"prior_optimizer": "shared"}),
+    "hacbsr-own-adam": ("default", {"prior_optimizer": "own", "prior_lr": 3e-4}),  # x2: MLMC model, own prior Adam
     # 1-SSIM for the whole run (noise-free data), and the parts one at a time on it
     "hacbsr-noise-free": ("noise-free", {}),
     "hacbsr-noise-free-cl": ("noise-free", {"use_history": False}),
