@@ -256,13 +256,12 @@ class HACBSRConfig:
     @property
     def gate(self) -> float:
         """The noise gate: `noise_gate`, or the mode's (MODE_DEFAULTS)."""
-        return self.noise_gate if self.noise_gate is not None else self.mode_default("noise_gate")
+        return self.setting("noise_gate")
 
     def _above_gate(self, switch: str) -> bool:
         """Whether a noise rule (`switch`, None: the mode's) acts: it is on, the noise is known and above a
         gate > 0, and the loss schedule is the mode's (none acts for a schedule set by hand)."""
-        on = getattr(self, switch)
-        on = on if on is not None else self.mode_default(switch)
+        on = self.setting(switch)
         known = self.lr_noise is not None and self.gate > 0
         return bool(on) and known and not self.schedule_by_hand and not self.below_noise_gate
 
@@ -283,6 +282,11 @@ class HACBSRConfig:
 
     def mode_default(self, name: str) -> Any:  # (this config's mode and scale)
         return mode_defaults(self.mode, self.scale)[name]
+
+    def setting(self, name: str) -> Any:
+        """A field's value, or the mode's default (this mode and scale) where it is None."""
+        value = getattr(self, name)
+        return self.mode_default(name) if value is None else value
 
     @property
     def live_every(self) -> int:

@@ -68,9 +68,8 @@ class Solver:
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
         self.data = DataTerm(self.y, self.mask, config.noise_floor)
         self.prior_weight = config.image_prior_weight  # (one noise-aware value for the whole run)
-        self.kernel_ssim = (config.kernel_loss or config.mode_default("kernel_loss")) == "data"  # (else MSE)
-        history_in_mse = config.history_in_mse
-        self.history_in_mse = config.mode_default("history_in_mse") if history_in_mse is None else history_in_mse
+        self.kernel_ssim = config.setting("kernel_loss") == "data"  # (else the kernel fits MSE throughout)
+        self.history_in_mse = bool(config.setting("history_in_mse"))
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
         self.opt_prior = (
@@ -187,7 +186,7 @@ class Solver:
             prior = self.prior_weight * hyper_laplacian(x, cfg.hyper_laplacian_p) / self.y.numel()
             loss = loss + prior
             record["hyper_laplacian"] = prior
-        if self.net_hist is not None and (use_ssim or self.history_in_mse):
+        if self._history_acts(use_ssim):
             contrast = F.mse_loss(self.features(x), self.feat_hist)
             loss = loss + cfg.theta_h * contrast
             record["contrast"] = contrast
@@ -203,6 +202,10 @@ class Solver:
         values = dict(zip(record, numbers, strict=True))
         self.timings["cil"] += time.perf_counter() - t0
         return values, kernel_loss
+
+    def _history_acts(self, use_ssim: bool) -> bool:
+        """Whether the history term (and its EMA update) acts in this phase (`history_in_mse`)."""
+        return self.net_hist is not None and (use_ssim or self.history_in_mse)
 
     def refresh_history_features(self) -> None:
         with torch.no_grad(), self.autocast:
@@ -253,8 +256,7 @@ class Solver:
             losses.update(step)
             kernel_losses.append(kernel_loss)
             kernel_values.append(step["kernel"])
-            history = self.net_hist is not None and (use_ssim or self.history_in_mse)
-            if history and self.global_step % cfg.history_interval == 0:
+            if self._history_acts(use_ssim) and self.global_step % cfg.history_interval == 0:
                 self.history_update(step["data"])
             if not hacbsr and self.global_step % cfg.mlmc_meta_interval == 0:
                 losses["meta"] = self.meta_update(kernel_losses)
