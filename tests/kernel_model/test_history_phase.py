@@ -55,4 +55,3 @@ def test_the_default_drops_it_in_the_mse_phase_and_the_paper_keeps_it():
 def test_history_in_mse_is_validated():
     with pytest.raises(ValueError, match="must be True, False or None"):
         HACBSRConfig(history_in_mse="sometimes")
-    assert HACBSRConfig.preset("paper").for_device("cpu").history_in_mse is True  # the paper's, pinned
