@@ -87,6 +87,8 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-history-in-mse": ("default", {"history_in_mse": True}),  # ... and in the MSE phase (before the change)
     "hacbsr-kernel-mse": ("default", {"kernel_loss": "mse"}),  # the kernel's meta step fits MSE throughout
     "hacbsr-kernel-data": ("default", {"kernel_loss": "data"}),  # ... the image's loss (before the change)
+    "hacbsr-kernel-scaled": ("default", {"kernel_loss": "scaled-mse"}),  # MSE's direction at 1-SSIM's size
+    "hacbsr-noise-free-kernel-scaled": ("noise-free", {"kernel_loss": "scaled-mse"}),
 }
 FIELDS = [
     "image",

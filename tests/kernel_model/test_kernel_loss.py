@@ -1,6 +1,6 @@
-"""The loss the kernel's meta step fits (`kernel_loss`): the image's by default in every mode and preset,
-MSE throughout opt-in (measured worse on the mean, docs/benchmarks.md); the image's own loss is the same
-either way."""
+"""The loss the kernel's meta step fits (`kernel_loss`): the image's (1-SSIM, then MSE), MSE throughout,
+or in the 1-SSIM phase MSE's direction at 1-SSIM's size ("scaled-mse"); the image's own loss is the same
+in every case."""
 
 from __future__ import annotations
 
@@ -40,15 +40,43 @@ def test_the_kernel_fits_mse_while_the_image_fits_1_minus_ssim():
     assert before["data"] == pytest.approx(values["data"], rel=1e-6)  # the same first image either way
 
 
+def test_scaled_mse_takes_mse_direction_at_the_1_minus_ssim_size():
+    solver, values, kernel = _first_ssim_step("scaled-mse")
+    _, before, _ = _first_ssim_step("data")
+    assert values["data"] == pytest.approx(before["data"], rel=1e-6)  # the same first image
+    assert values["kernel"] == pytest.approx(before["kernel"], rel=1e-5)  # 1-SSIM's value (Eq. 12 reads it)
+    # its gradient on the kernel is MSE's, times the (constant) ratio of the two losses
+    k = kernel.clone().requires_grad_(True)
+    pred = forward_model(solver.x_last, k, 2)
+    scaled = solver._kernel_loss(pred, use_ssim=True)
+    (g_scaled,) = torch.autograd.grad(scaled, k)
+    k2 = kernel.clone().requires_grad_(True)
+    pred2 = forward_model(solver.x_last, k2, 2)
+    mse = data_loss(pred2, solver.y, solver.mask, use_ssim=False)
+    (g_mse,) = torch.autograd.grad(mse, k2)
+    ratio = before["kernel"] / mse.item()
+    assert ratio > 3  # (1-SSIM is far larger than MSE: the two sizes cannot be confused)
+    torch.testing.assert_close(g_scaled, g_mse * ratio, rtol=1e-4, atol=1e-9)
+    k3 = kernel.clone().requires_grad_(True)
+    ssim = data_loss(forward_model(solver.x_last, k3, 2), solver.y, solver.mask, use_ssim=True)
+    (g_ssim,) = torch.autograd.grad(ssim, k3)
+    assert not torch.allclose(g_scaled, g_ssim, rtol=0.05)  # not 1-SSIM's own direction
+    # in the MSE phase it is the plain MSE, as every kernel loss
+    assert solver._kernel_loss(pred.detach(), use_ssim=False).item() == pytest.approx(mse.item(), rel=1e-6)
+
+
 def test_each_mode_and_preset_has_its_kernel_loss():
     for scale in (2, 3, 4):
+        # HACBSR's default: "scaled-mse" at x2 (the MLMC code's kernel model, one shared Adam), else "data"
+        expected = "scaled-mse" if scale == 2 else "data"
+        assert HACBSRConfig(scale=scale).for_device("cpu").kernel_loss == expected
+        assert HACBSRConfig.preset("mlmc-kernel", scale=scale).for_device("cpu").kernel_loss == expected
         for cfg in (
-            HACBSRConfig(scale=scale),
             HACBSRConfig(scale=scale, mode="mlmc"),
             HACBSRConfig.preset("paper", scale=scale),
-            HACBSRConfig.preset("mlmc-kernel", scale=scale),
+            HACBSRConfig.preset("data-prior", scale=scale),
         ):
             assert cfg.for_device("cpu").kernel_loss == "data"
     assert HACBSRConfig(kernel_loss="mse").for_device("cpu").kernel_loss == "mse"  # set by the user: kept
-    with pytest.raises(ValueError, match=r"kernel_loss must be one of \('data', 'mse'\)"):
+    with pytest.raises(ValueError, match=r"kernel_loss must be one of \('data', 'mse', 'scaled-mse'\)"):
         HACBSRConfig(kernel_loss="ssim")

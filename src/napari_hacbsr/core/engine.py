@@ -68,7 +68,7 @@ class Solver:
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
         self.data = DataTerm(self.y, self.mask, config.noise_floor)
         self.prior_weight = config.image_prior_weight  # (one noise-aware value for the whole run)
-        self.kernel_ssim = config.setting("kernel_loss") == "data"  # (else the kernel fits MSE throughout)
+        self.kernel_loss = config.setting("kernel_loss")
         self.history_in_mse = bool(config.setting("history_in_mse"))
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
@@ -194,7 +194,7 @@ class Solver:
         loss.backward()
         self.opt_x.step()
         self.x_last = x.detach()
-        kernel_loss = self.data(forward_model(self.x_last, kernel, cfg.scale), use_ssim and self.kernel_ssim)
+        kernel_loss = self._kernel_loss(forward_model(self.x_last, kernel, cfg.scale), use_ssim)
         self.global_step += 1
         record["kernel"] = kernel_loss
         # one device sync per step for all the logged values
@@ -202,6 +202,19 @@ class Solver:
         values = dict(zip(record, numbers, strict=True))
         self.timings["cil"] += time.perf_counter() - t0
         return values, kernel_loss
+
+    def _kernel_loss(self, pred: torch.Tensor, use_ssim: bool) -> torch.Tensor:
+        """The kernel's meta loss for one step (`kernel_loss`; docs/algorithm.md, "The kernel's loss")."""
+        if not use_ssim or self.kernel_loss == "data":
+            return self.data(pred, use_ssim)
+        mse = self.data(pred, False)
+        if self.kernel_loss == "mse":
+            return mse
+        # "scaled-mse": MSE's direction at 1-SSIM's size (a constant factor per step), so the step
+        # keeps the 1-SSIM phase's balance with the prior stage on their shared Adam
+        with torch.no_grad():
+            size = data_loss(pred, self.y, self.mask, True) / mse.clamp(min=1e-12)
+        return mse * size
 
     def _history_acts(self, use_ssim: bool) -> bool:
         """Whether the history term (and its EMA update) acts in this phase (`history_in_mse`)."""
