@@ -82,3 +82,22 @@ def test_anchor_configs_use_the_stride_convention_and_presets():
     assert (paper.outer_iterations, mlmc.outer_iterations) == (300, 40)  # proxies keep MLMC's 2/3
     lead = anchor.config_for("hacbsr-noise-free-mlmc-kernel", 2, 0, None, None).for_device("cpu")
     assert (lead.kernel_prior, lead.prior_optimizer, lead.ssim_iterations) == ("mlmc", "shared", 300)
+
+
+def test_kernel_gradients_probe_writes_one_row_per_probed_iteration(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("_bench_kgrad", ROOT / "benchmarks" / "kernel_gradients.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder, _ = _anchor_folder(tmp_path, "tiny_moon", 2)
+    module.A.DEFAULT_DIR = folder
+    out = tmp_path / "grads.csv"
+    assert module.main(["--image", "tiny_moon", "--at", "0", "2", "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["iteration"] for r in rows] == ["0", "2"]
+    for row in rows:
+        prior, ssim, mse, scaled = (float(row[k]) for k in ("prior", "one_minus_ssim", "mse", "scaled_mse"))
+        assert min(prior, ssim, mse, scaled) > 0
+        # scaled MSE: MSE's gradient times 1-SSIM / MSE (> 1 on [0, 1] data), so larger than MSE's
+        assert scaled > 3 * mse
+        assert row["git_commit"]
+    assert "iteration=2" in capsys.readouterr().out

@@ -48,7 +48,7 @@ def test_scaled_mse_takes_mse_direction_at_the_1_minus_ssim_size():
     # its gradient on the kernel is MSE's, times the (constant) ratio of the two losses
     k = kernel.clone().requires_grad_(True)
     pred = forward_model(solver.x_last, k, 2)
-    scaled = solver._kernel_loss(pred, use_ssim=True)
+    scaled = solver.data.for_kernel(pred, True, "scaled-mse")
     (g_scaled,) = torch.autograd.grad(scaled, k)
     k2 = kernel.clone().requires_grad_(True)
     pred2 = forward_model(solver.x_last, k2, 2)
@@ -62,7 +62,7 @@ def test_scaled_mse_takes_mse_direction_at_the_1_minus_ssim_size():
     (g_ssim,) = torch.autograd.grad(ssim, k3)
     assert not torch.allclose(g_scaled, g_ssim, rtol=0.05)  # not 1-SSIM's own direction
     # in the MSE phase it is the plain MSE, as every kernel loss
-    assert solver._kernel_loss(pred.detach(), use_ssim=False).item() == pytest.approx(mse.item(), rel=1e-6)
+    assert solver.data.for_kernel(pred.detach(), False, "scaled-mse").item() == pytest.approx(mse.item(), rel=1e-6)
 
 
 def test_each_mode_and_preset_has_its_kernel_loss():

@@ -154,6 +154,13 @@ class Solver:
     def kernel_prior_step(self) -> float:
         """HACBSR's KL stage (Eq. 5) or MLMC's MCMC kernel approximation; one Adam step on φ_k."""
         t0 = time.perf_counter()
+        loss = self.prior_loss()
+        self._kernel_step(loss, self.opt_prior)
+        self.timings["kl"] += time.perf_counter() - t0
+        return float(loss.item())
+
+    def prior_loss(self) -> torch.Tensor:
+        """The prior stage's loss on G_k: its distance to freshly drawn prior kernels, fit-weighted or not."""
         cfg = self.cfg
         if cfg.mode == "hacbsr":
             targets = self._kernels(cfg.kl_kernels, self.draw_kernel)
@@ -169,10 +176,7 @@ class Solver:
         else:
             weights = torch.ones(len(targets), device=self.device)
         k = self.net_k(self.z_k)
-        loss = (weights * ((k[None] - targets) ** 2).mean(dim=(1, 2))).sum()
-        self._kernel_step(loss, self.opt_prior)
-        self.timings["kl"] += time.perf_counter() - t0
-        return float(loss.item())
+        return (weights * ((k[None] - targets) ** 2).mean(dim=(1, 2))).sum()
 
     def image_step(self, kernel: torch.Tensor, use_ssim: bool) -> tuple[dict[str, float], torch.Tensor]:
         """One CIL step on φ_x (Eqs. 7-9); returns its losses and the kernel-side loss graph."""
@@ -194,7 +198,7 @@ class Solver:
         loss.backward()
         self.opt_x.step()
         self.x_last = x.detach()
-        kernel_loss = self._kernel_loss(forward_model(self.x_last, kernel, cfg.scale), use_ssim)
+        kernel_loss = self.data.for_kernel(forward_model(self.x_last, kernel, cfg.scale), use_ssim, self.kernel_loss)
         self.global_step += 1
         record["kernel"] = kernel_loss
         # one device sync per step for all the logged values
@@ -202,19 +206,6 @@ class Solver:
         values = dict(zip(record, numbers, strict=True))
         self.timings["cil"] += time.perf_counter() - t0
         return values, kernel_loss
-
-    def _kernel_loss(self, pred: torch.Tensor, use_ssim: bool) -> torch.Tensor:
-        """The kernel's meta loss for one step (`kernel_loss`; docs/algorithm.md, "The kernel's loss")."""
-        if not use_ssim or self.kernel_loss == "data":
-            return self.data(pred, use_ssim)
-        mse = self.data(pred, False)
-        if self.kernel_loss == "mse":
-            return mse
-        # "scaled-mse": MSE's direction at 1-SSIM's size (a constant factor per step), so the step
-        # keeps the 1-SSIM phase's balance with the prior stage on their shared Adam
-        with torch.no_grad():
-            size = data_loss(pred, self.y, self.mask, True) / mse.clamp(min=1e-12)
-        return mse * size
 
     def _history_acts(self, use_ssim: bool) -> bool:
         """Whether the history term (and its EMA update) acts in this phase (`history_in_mse`)."""

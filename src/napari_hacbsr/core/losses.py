@@ -82,6 +82,19 @@ class DataTerm:
         mse = data_loss(pred, self.target, self.mask, False)
         return (mse - floor).clamp(min=0.0) if floor > 0 else mse
 
+    def for_kernel(self, pred: torch.Tensor, use_ssim: bool, kind: str) -> torch.Tensor:
+        """The kernel's meta loss for one step (`HACBSRConfig.kernel_loss`; docs/algorithm.md, "The kernel's loss")."""
+        if not use_ssim or kind == "data":
+            return self(pred, use_ssim)
+        mse = self(pred, False)
+        if kind == "mse":
+            return mse
+        # "scaled-mse": MSE's gradient at 1-SSIM's size (a constant factor per step), so the step keeps
+        # the 1-SSIM phase's balance with a prior stage that shares its Adam
+        with torch.no_grad():
+            size = data_loss(pred, self.target, self.mask, True) / mse.clamp(min=1e-12)
+        return mse * size
+
 
 def hyper_laplacian(x: torch.Tensor, exponent: float = 0.67) -> torch.Tensor:
     """Σ (|∇x| + 1e-8)^p over MLMC's four first differences (up, up-left, left, down-left)."""
