@@ -84,12 +84,12 @@ def test_anchor_configs_use_the_stride_convention_and_presets():
     assert (lead.kernel_prior, lead.prior_optimizer, lead.ssim_iterations) == ("mlmc", "shared", 300)
 
 
-def test_kernel_gradients_probe_writes_one_row_per_probed_iteration(tmp_path, capsys):
+def test_kernel_gradients_probe_writes_one_row_per_probed_iteration(tmp_path, capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("_bench_kgrad", ROOT / "benchmarks" / "kernel_gradients.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     folder, _ = _anchor_folder(tmp_path, "tiny_moon", 2)
-    module.A.DEFAULT_DIR = folder
+    monkeypatch.setattr(module.A, "DEFAULT_DIR", folder)  # (the shared `anchor` module: undone after the test)
     out = tmp_path / "grads.csv"
     assert module.main(["--image", "tiny_moon", "--at", "0", "2", "--csv", str(out)]) == 0
     rows = list(csv.DictReader(out.open()))
