@@ -55,6 +55,7 @@ METHODS: dict[str, dict[str, Any] | None] = {
     "hacbsr-kernel-mse": {"mode": "hacbsr", "kernel_loss": "mse"},
     "hacbsr-kernel-data": {"mode": "hacbsr", "kernel_loss": "data"},
     "hacbsr-kernel-scaled": {"mode": "hacbsr", "kernel_loss": "scaled-mse"},
+    "hacbsr-kernel-scaled-late": {"mode": "hacbsr", "kernel_loss": "scaled-mse-after-share"},
     "hacbsr-cks-independent": {"mode": "hacbsr", "cks_same_width": False},  # CKS's M candidates drawn independently
     "hacbsr-noise-free-cks-independent": {"mode": "hacbsr", "preset": "noise-free", "cks_same_width": False},
     "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},

@@ -88,6 +88,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "hacbsr-kernel-mse": ("default", {"kernel_loss": "mse"}),  # the kernel's meta step fits MSE throughout
     "hacbsr-kernel-data": ("default", {"kernel_loss": "data"}),  # ... the image's loss (before the change)
     "hacbsr-kernel-scaled": ("default", {"kernel_loss": "scaled-mse"}),  # MSE's direction at 1-SSIM's size
+    "hacbsr-kernel-scaled-late": ("default", {"kernel_loss": "scaled-mse-after-share"}),  # ... after the share
     "hacbsr-noise-free-kernel-scaled": ("noise-free", {"kernel_loss": "scaled-mse"}),
 }
 FIELDS = [

@@ -16,7 +16,7 @@ PROTOCOLS = ("stride", "bicubic")  # the simulator's degradation protocols (core
 MAX_SCALE = 8
 KL_WEIGHTINGS = ("uniform", "fit")
 META_WEIGHTINGS = ("eq12", "sum")
-KERNEL_LOSSES = ("data", "mse", "scaled-mse")
+KERNEL_LOSSES = ("data", "mse", "scaled-mse", "scaled-mse-after-share")
 PRIOR_OPTIMIZERS = ("shared", "own")
 # kernel priors (covariance eigenvalue ranges, core.degradation.prior_lambda_range): "mlmc" = MLMC's
 # shifted range (spec §1.2); "data" = the range real and simulated PSFs are drawn from (spec §1.1)
@@ -156,7 +156,8 @@ class HACBSRConfig:
     # paper; every mode's default), or opt-in "mse" throughout or "scaled-mse" (in the 1-SSIM phase MSE's
     # gradient at 1-SSIM's size). SSIM weighs flat areas most, so fitted on it G_k drifts narrow and
     # elongated; plain MSE's small steps leave a shared Adam to the prior, which keeps G_k wide and round;
-    # scaled MSE holds the width but converges slower (docs/algorithm.md). None: the mode's at this scale
+    # scaled MSE holds the width but converges slower; "scaled-mse-after-share": the image's loss for the
+    # mode's 1-SSIM share of N, scaled MSE after it (docs/algorithm.md). None: the mode's at this scale
     kernel_loss: str | None = None
     # the KL/MCMC stage's Adam: "shared" with the meta step (spec A19, one Adam), where the meta loss's
     # far larger gradients set Adam's scale and the prior step barely moves G_k; "own": a second Adam on
@@ -243,6 +244,14 @@ class HACBSRConfig:
         if self.ssim_share is not None:
             return round(self.ssim_share * self.outer_iterations)
         return round((1.0 if self.below_noise_gate else self.mode_default("ssim_share")) * self.outer_iterations)
+
+    @property
+    def share_iterations(self) -> int:
+        """The 1-SSIM phase without the noise gate: the hand-set one, else the mode's share of N
+        (where kernel_loss="scaled-mse-after-share" moves the kernel to MSE's direction)."""
+        if self.schedule_by_hand:
+            return self.ssim_iterations
+        return round(self.mode_default("ssim_share") * self.outer_iterations)
 
     @property
     def schedule_by_hand(self) -> bool:

@@ -28,7 +28,7 @@ from .device import describe_device, free_device_memory, is_out_of_memory, make_
 from .encoder import load_encoder
 from .errors import OutOfMemoryError
 from .image import PreparedImage, prepare_image
-from .losses import DataTerm, alpha_from_loss, data_loss, hyper_laplacian, meta_weights
+from .losses import DataTerm, alpha_from_loss, data_loss, hyper_laplacian, kernel_loss_at, meta_weights
 from .networks import ImageGenerator, KernelGenerator
 from .noise import with_lr_noise
 from .records import Result, Step
@@ -68,7 +68,7 @@ class Solver:
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
         self.data = DataTerm(self.y, self.mask, config.noise_floor)
         self.prior_weight = config.image_prior_weight  # (one noise-aware value for the whole run)
-        self.kernel_loss = config.setting("kernel_loss")
+        self.kernel_loss = self.kernel_kind = config.setting("kernel_loss")
         self.history_in_mse = bool(config.setting("history_in_mse"))
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
@@ -198,7 +198,7 @@ class Solver:
         loss.backward()
         self.opt_x.step()
         self.x_last = x.detach()
-        kernel_loss = self.data.for_kernel(forward_model(self.x_last, kernel, cfg.scale), use_ssim, self.kernel_loss)
+        kernel_loss = self.data.for_kernel(forward_model(self.x_last, kernel, cfg.scale), use_ssim, self.kernel_kind)
         self.global_step += 1
         record["kernel"] = kernel_loss
         # one device sync per step for all the logged values
@@ -246,6 +246,7 @@ class Solver:
         cfg = self.cfg
         losses: dict[str, float] = {"kl": self.kernel_prior_step()}
         use_ssim = index < cfg.ssim_iterations
+        self.kernel_kind = kernel_loss_at(self.kernel_loss, index, cfg.share_iterations)
         hacbsr = cfg.mode == "hacbsr"
         kernel = self.net_k(self.z_k) if hacbsr else None  # k_cil, fixed for the P steps (Alg. 1 l.7)
         kernel_losses: list[torch.Tensor] = []

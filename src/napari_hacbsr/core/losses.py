@@ -96,6 +96,14 @@ class DataTerm:
         return mse * size
 
 
+def kernel_loss_at(kind: str, index: int, share_iterations: int) -> str:
+    """The kernel loss of outer iteration `index`: "scaled-mse-after-share" is the image's loss for
+    the first `share_iterations`, then "scaled-mse"; other kinds hold for the whole run."""
+    if kind != "scaled-mse-after-share":
+        return kind
+    return "data" if index < share_iterations else "scaled-mse"
+
+
 def hyper_laplacian(x: torch.Tensor, exponent: float = 0.67) -> torch.Tensor:
     """Σ (|∇x| + 1e-8)^p over MLMC's four first differences (up, up-left, left, down-left)."""
     xp = F.pad(x, (1, 1, 1, 1), mode="reflect")
