@@ -11,7 +11,7 @@ import torch
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.degradation import forward_model
 from napari_hacbsr.core.engine import Solver, prepare_image
-from napari_hacbsr.core.losses import data_loss
+from napari_hacbsr.core.losses import data_loss, kernel_loss_at
 
 CPU = torch.device("cpu")
 
@@ -76,5 +76,38 @@ def test_each_mode_and_preset_has_its_kernel_loss():
         ):
             assert cfg.for_device("cpu").kernel_loss == "data"
     assert HACBSRConfig(kernel_loss="mse").for_device("cpu").kernel_loss == "mse"  # set by the user: kept
-    with pytest.raises(ValueError, match=r"kernel_loss must be one of \('data', 'mse', 'scaled-mse'\)"):
+    with pytest.raises(
+        ValueError, match=r"kernel_loss must be one of \('data', 'mse', 'scaled-mse', 'scaled-mse-after-share'\)"
+    ):
         HACBSRConfig(kernel_loss="ssim")
+
+
+def test_scaled_mse_after_share_switches_at_the_modes_share_whatever_the_gate():
+    # below the gate the image fits 1-SSIM throughout, but the kernel leaves it at the paper's 81 of 300
+    cfg = HACBSRConfig(scale=2, iterations=300, lr_noise=0.001, kernel_loss="scaled-mse-after-share")
+    assert cfg.ssim_iterations == 300 and cfg.share_iterations == 81
+    assert HACBSRConfig(scale=2, iterations=300, ssim_phase=40).share_iterations == 40  # a hand-set schedule rules
+    kinds = [kernel_loss_at("scaled-mse-after-share", i, cfg.share_iterations) for i in (0, 80, 81, 299)]
+    assert kinds == ["data", "data", "scaled-mse", "scaled-mse"]
+    assert {kernel_loss_at(k, 200, 81) for k in ("data", "mse", "scaled-mse")} == {"data", "mse", "scaled-mse"}
+    # the solver charges each iteration's kind: the image's 1-SSIM before the share, scaled MSE after it
+    lr = np.random.default_rng(3).random((17, 17)).astype(np.float32)
+    run = HACBSRConfig(
+        scale=2,
+        encoder="fallback",
+        kernel_warmup=0,
+        iterations=4,
+        inner_steps=1,
+        ssim_share=None,
+        lr_noise=0.001,
+        kernel_loss="scaled-mse-after-share",
+    )
+    solver = Solver(prepare_image(lr, 2), run, CPU)
+    assert solver.warmup(lambda: False)
+    share = solver.cfg.share_iterations
+    assert 0 < share < 4
+    seen = []
+    for index in range(4):
+        solver.outer_iteration(index, lambda: False)
+        seen.append(solver.kernel_kind)
+    assert seen == ["data"] * share + ["scaled-mse"] * (4 - share)
