@@ -1,6 +1,6 @@
 """The loss the kernel's meta step fits (`kernel_loss`): the image's (1-SSIM, then MSE), MSE throughout,
-or in the 1-SSIM phase MSE's direction at 1-SSIM's size ("scaled-mse"); the image's own loss is the same
-in every case."""
+in the 1-SSIM phase MSE's direction at 1-SSIM's size ("scaled-mse"), or that only after the mode's share
+("scaled-mse-after-share", HACBSR's x2 default); the image's own loss is the same in every case."""
 
 from __future__ import annotations
 
@@ -66,10 +66,12 @@ def test_scaled_mse_takes_mse_direction_at_the_1_minus_ssim_size():
 
 
 def test_each_mode_and_preset_has_its_kernel_loss():
+    # HACBSR's x2 default (the MLMC kernel model's shared Adam) leaves the image's loss after the share
     for scale in (2, 3, 4):
+        late = "scaled-mse-after-share" if scale == 2 else "data"
+        assert HACBSRConfig(scale=scale).for_device("cpu").kernel_loss == late
+        assert HACBSRConfig.preset("mlmc-kernel", scale=scale).for_device("cpu").kernel_loss == late
         for cfg in (
-            HACBSRConfig(scale=scale),
-            HACBSRConfig.preset("mlmc-kernel", scale=scale),
             HACBSRConfig(scale=scale, mode="mlmc"),
             HACBSRConfig.preset("paper", scale=scale),
             HACBSRConfig.preset("data-prior", scale=scale),

@@ -90,7 +90,11 @@ MLMC_KERNEL_MODEL = kernel_model("mlmc")  # the MLMC code's
 # kernel (11 x 11) has the most LR pixels per parameter and the data pin it without a strong prior: there
 # it measures better than HACBSR's own model (anchor files, bicubic protocol). At x3 the two are level and
 # at x4 HACBSR's own is far ahead, so x3 and above keep it (docs/benchmarks.md, "Kernel model per scale").
-SCALE_DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {"hacbsr": {2: MLMC_KERNEL_MODEL}}
+# With that model's shared Adam the kernel fits the image's loss for the mode's 1-SSIM share, then
+# MSE's direction at 1-SSIM's size (docs/algorithm.md, "The kernel's loss").
+SCALE_DEFAULTS: dict[str, dict[int, dict[str, Any]]] = {
+    "hacbsr": {2: {**MLMC_KERNEL_MODEL, "kernel_loss": "scaled-mse-after-share"}}
+}
 
 
 def mode_defaults(mode: str, scale: int) -> dict[str, Any]:
@@ -153,11 +157,12 @@ class HACBSRConfig:
     # "sum" adds them plainly as MLMC does
     meta_weighting: str = "eq12"
     # the loss the kernel's meta step fits: "data", the image's (1-SSIM in its phase, then MSE; MLMC, the
-    # paper; every mode's default), or opt-in "mse" throughout or "scaled-mse" (in the 1-SSIM phase MSE's
+    # paper; HACBSR from x3), or "mse" throughout or "scaled-mse" (in the 1-SSIM phase MSE's
     # gradient at 1-SSIM's size). SSIM weighs flat areas most, so fitted on it G_k drifts narrow and
     # elongated; plain MSE's small steps leave a shared Adam to the prior, which keeps G_k wide and round;
     # scaled MSE holds the width but converges slower; "scaled-mse-after-share": the image's loss for the
-    # mode's 1-SSIM share of N, scaled MSE after it (docs/algorithm.md). None: the mode's at this scale
+    # mode's 1-SSIM share of N, scaled MSE after it (HACBSR's x2 default; docs/algorithm.md). None: the
+    # mode's at this scale
     kernel_loss: str | None = None
     # the KL/MCMC stage's Adam: "shared" with the meta step (spec A19, one Adam), where the meta loss's
     # far larger gradients set Adam's scale and the prior step barely moves G_k; "own": a second Adam on
