@@ -89,6 +89,8 @@ class DataTerm:
         mse = self(pred, False)
         if kind == "mse":
             return mse
+        if kind != "scaled-mse":
+            raise ValueError(f"kernel loss {kind!r} has no per-step form (resolve it with kernel_loss_at)")
         # "scaled-mse": MSE's gradient at 1-SSIM's size (a constant factor per step), so the step keeps
         # the 1-SSIM phase's balance with a prior stage that shares its Adam
         with torch.no_grad():
