@@ -258,6 +258,14 @@ class HACBSRConfig:
             return self.ssim_iterations
         return round(self.mode_default("ssim_share") * self.outer_iterations)
 
+    def kernel_loss_at(self, index: int) -> str:
+        """The kernel's loss in outer iteration `index`: "scaled-mse-after-share" is the image's loss
+        ("data") for the first `share_iterations`, then "scaled-mse"; other kinds hold for the whole run."""
+        kind = self.setting("kernel_loss")
+        if kind != "scaled-mse-after-share":
+            return kind
+        return "data" if index < self.share_iterations else "scaled-mse"
+
     @property
     def schedule_by_hand(self) -> bool:
         """Whether the user set the loss schedule (`ssim_phase` or `ssim_share`): then no gate applies."""

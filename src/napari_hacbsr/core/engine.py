@@ -28,7 +28,7 @@ from .device import describe_device, free_device_memory, is_out_of_memory, make_
 from .encoder import load_encoder
 from .errors import OutOfMemoryError
 from .image import PreparedImage, prepare_image
-from .losses import DataTerm, alpha_from_loss, data_loss, hyper_laplacian, kernel_loss_at, meta_weights
+from .losses import DataTerm, alpha_from_loss, data_loss, hyper_laplacian, meta_weights
 from .networks import ImageGenerator, KernelGenerator
 from .noise import with_lr_noise
 from .records import Result, Step
@@ -50,8 +50,8 @@ class Solver:
         t0 = time.perf_counter()
         scale, channels = config.scale, prepared.net_channels
         _, h, w = prepared.y.shape
-        # Everything random in torch is drawn here, on the CPU, from a private seed: same seed ->
-        # same init on every device, and the caller's global RNG state is left untouched.
+        # All torch randomness is drawn here, on the CPU, from a private seed: the same init on every
+        # device (CUDA runs then drift: docs/user-guide.md), the caller's global RNG state untouched.
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(config.seed)
             self.z_x = torch.rand(1, channels, scale * h, scale * w) * _NOISE_SCALE
@@ -68,8 +68,7 @@ class Solver:
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
         self.data = DataTerm(self.y, self.mask, config.noise_floor)
         self.prior_weight = config.image_prior_weight  # (one noise-aware value for the whole run)
-        self.kernel_loss = config.setting("kernel_loss")  # (its kind per iteration: outer_iteration)
-        self.kernel_kind = kernel_loss_at(self.kernel_loss, 0, config.share_iterations)
+        self.kernel_kind = config.kernel_loss_at(0)  # (outer_iteration re-reads it each iteration)
         self.history_in_mse = bool(config.setting("history_in_mse"))
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
@@ -247,7 +246,7 @@ class Solver:
         cfg = self.cfg
         losses: dict[str, float] = {"kl": self.kernel_prior_step()}
         use_ssim = index < cfg.ssim_iterations
-        self.kernel_kind = kernel_loss_at(self.kernel_loss, index, cfg.share_iterations)
+        self.kernel_kind = cfg.kernel_loss_at(index)
         hacbsr = cfg.mode == "hacbsr"
         kernel = self.net_k(self.z_k) if hacbsr else None  # k_cil, fixed for the P steps (Alg. 1 l.7)
         kernel_losses: list[torch.Tensor] = []
@@ -353,8 +352,7 @@ def iterate(
         )
         yield Step(0, total, "setup", {}, None, time.perf_counter() - start, preview, None, **run_info)
         stopped = not solver.warmup(stop)
-        # stopped in warm-up: no forward pass of the untrained generator (memory and time for noise);
-        # the cubic upsample stands in for the picture
+        # stopped in warm-up: the cubic upsample stands in (no forward pass of the untrained generator)
         sr, kernel = (preview, solver.kernel_estimate()) if stopped else solver.snapshot()
         yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel)
         done = 0

@@ -90,20 +90,12 @@ class DataTerm:
         if kind == "mse":
             return mse
         if kind != "scaled-mse":
-            raise ValueError(f"kernel loss {kind!r} has no per-step form (resolve it with kernel_loss_at)")
+            raise ValueError(f"kernel loss {kind!r} has no per-step form (resolve it with HACBSRConfig.kernel_loss_at)")
         # "scaled-mse": MSE's gradient at 1-SSIM's size (a constant factor per step), so the step keeps
         # the 1-SSIM phase's balance with a prior stage that shares its Adam
         with torch.no_grad():
             size = data_loss(pred, self.target, self.mask, True) / mse.clamp(min=1e-12)
         return mse * size
-
-
-def kernel_loss_at(kind: str, index: int, share_iterations: int) -> str:
-    """The kernel loss of outer iteration `index`: "scaled-mse-after-share" is the image's loss for
-    the first `share_iterations`, then "scaled-mse"; other kinds hold for the whole run."""
-    if kind != "scaled-mse-after-share":
-        return kind
-    return "data" if index < share_iterations else "scaled-mse"
 
 
 def hyper_laplacian(x: torch.Tensor, exponent: float = 0.67) -> torch.Tensor:
