@@ -12,7 +12,7 @@ def drain(gen):
 
 
 # A tiny, fast schedule for end-to-end tests on 2 CPU cores.
-TINY = {"iterations": 3, "kernel_warmup": 5, "encoder": "fallback", "device": "cpu", "ssim_phase": 1}
+TINY = {"iterations": 3, "kernel_warmup": 5, "encoder": "fallback", "device": "cpu", "ssim_share": 1 / 3, "noise_gate": False}
 
 
 def made_result(sr, config, kernel=None, **fields):
@@ -20,6 +20,7 @@ def made_result(sr, config, kernel=None, **fields):
     import numpy as np
 
     from napari_hacbsr.core.image import Normalization
+    from napari_hacbsr.core.plan import RunPlan, resolve
     from napari_hacbsr.core.records import Result
 
     values = {
@@ -36,4 +37,5 @@ def made_result(sr, config, kernel=None, **fields):
         "channel_axis": None,
         **fields,
     }
-    return Result(sr=sr, config=config, **values)
+    plan = config if isinstance(config, RunPlan) else resolve(config, "cpu")
+    return Result(sr=sr, plan=plan, **values)

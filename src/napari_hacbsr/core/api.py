@@ -12,6 +12,7 @@ from .config import HACBSRConfig
 from .device import resolve_device
 from .errors import EncoderFallbackWarning
 from .image import prepare_image
+from .plan import resolve
 from .records import Result, Step
 from .resources import plan_run
 from .tiling import iterate_tiled
@@ -19,7 +20,7 @@ from .tiling import iterate_tiled
 
 def super_resolve(
     image: np.ndarray,
-    scale: int = 2,
+    scale: int | None = None,
     *,
     config: HACBSRConfig | None = None,
     channel_axis: int | None = None,
@@ -33,9 +34,10 @@ def super_resolve(
 ) -> Result:
     """Super-resolve `image` by `scale` and return the `Result` (blocking).
 
-    Config fields can be given as keywords (`iterations=50, seed=1, device="cpu"`) or as a
-    whole `config`; keywords win. Fields left as None take the device's defaults
-    (`HACBSRConfig.for_device`), as in the widget and the CLI. `progress=True` shows a tqdm bar;
+    scale: the factor; None means the config's (a default config's is ×2). Config fields can be given as
+    keywords (`iterations=50, seed=1, device="cpu"`) or as a whole `config`; keywords win. The run is
+    resolved once (`core.plan.resolve`: defaults for the device, the noise estimate), as in the widget
+    and the CLI. `progress=True` shows a tqdm bar;
     `callback(step)` is called for every yielded `Step`. When CLIP was wanted but its weights are
     missing, one EncoderFallbackWarning (a RuntimeWarning) says so (the fallback encoder is used).
 
@@ -44,9 +46,11 @@ def super_resolve(
     and refuses (InsufficientMemoryError) when none does; an int is an LR tile side; None never tiles.
     tile_overlap: LR pixels shared by neighbouring tiles (default `core.tiling.default_overlap`).
     """
-    cfg = (config or HACBSRConfig()).replace(scale=scale, **overrides)
-    cfg = cfg.for_device(resolve_device(cfg.device))
-    prepared = prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)  # bad input fails here, first
+    if scale is not None:
+        overrides["scale"] = scale
+    base = (config or HACBSRConfig()).replace(**overrides)
+    prepared = prepare_image(image, base.scale, channel_axis, base.gray_channels)  # bad input fails here, first
+    cfg = resolve(base, resolve_device(base.device), prepared)
     if tile == "auto":
         tile = plan_run(prepared, cfg, tile, tile_overlap, memory_budget).tile
     gen = iterate_tiled(prepared, cfg, should_stop, tile=tile, overlap=tile_overlap)
@@ -54,7 +58,7 @@ def super_resolve(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.outer_iterations, desc=f"HACBSR ×{scale}", unit="it")
+        bar = tqdm(total=cfg.outer_iterations, desc=f"HACBSR ×{cfg.scale}", unit="it")
     try:
         while True:
             try:

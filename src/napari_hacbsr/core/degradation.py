@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from .config import KERNEL_PRIORS, PROTOCOLS
+from .choices import KERNEL_PRIORS, PROTOCOLS
 from .sampling import kernel_centre, kernel_size_for, lr_position_of_hr
 
 # the sampling convention (core.sampling) of the data each protocol produces: stride keeps [0::s]

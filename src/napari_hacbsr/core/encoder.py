@@ -79,21 +79,18 @@ class ClipImageEncoder(nn.Module):
         image_size: tuple[int, int],
         mean: tuple[float, ...],
         std: tuple[float, ...],
-        normalize: bool,
     ) -> None:
         super().__init__()
         self.prep = _ResizeNormalize(image_size, mean, std)
         self.visual = visual.eval()
         for p in self.visual.parameters():
             p.requires_grad_(False)
-        self.normalize = normalize
 
     def train(self, mode: bool = True) -> ClipImageEncoder:  # stays in eval mode (frozen)
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.visual(self.prep(x))
-        return F.normalize(features, dim=-1) if self.normalize else features
+        return self.visual(self.prep(x))  # raw features: the paper's MSE on CLIP features (A11)
 
 
 @dataclass
@@ -205,7 +202,7 @@ def _build_clip(config: HACBSRConfig) -> LoadedEncoder:
             else config.clip_pretrained
         )
     )
-    encoder = ClipImageEncoder(visual, size, mean, std, config.clip_normalize_features)
+    encoder = ClipImageEncoder(visual, size, mean, std)
     return LoadedEncoder(encoder, f"clip:{config.clip_model}/{label}", "")
 
 

@@ -30,7 +30,7 @@ from .errors import OutOfMemoryError
 from .image import PreparedImage, prepare_image
 from .losses import DataTerm, alpha_from_loss, data_loss, hyper_laplacian, meta_weights
 from .networks import ImageGenerator, KernelGenerator
-from .noise import with_lr_noise
+from .plan import RunPlan, as_plan
 from .records import Result, Step
 
 LATENT_KERNEL = 200
@@ -41,9 +41,10 @@ _NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
 class Solver:
     """State of one run, with one method per stage so benchmarks can time each of them."""
 
-    def __init__(self, prepared: PreparedImage, config: HACBSRConfig, device: torch.device) -> None:
-        config = with_lr_noise(config.for_device(device), prepared)  # (no-ops for iterate's config)
-        self.cfg = config
+    def __init__(self, prepared: PreparedImage, plan: RunPlan, device: torch.device | None = None) -> None:
+        config = plan  # (the plan reads the config's plain fields through)
+        device = torch.device(plan.device) if device is None else device
+        self.cfg = plan
         self.prepared = prepared
         self.device = device
         self.timings = dict.fromkeys(("setup", "warmup", "kl", "cil", "history", "meta"), 0.0)
@@ -66,19 +67,18 @@ class Solver:
         self.z_x, self.z_k = self.z_x.to(device), self.z_k.to(device)
         self.y = torch.from_numpy(prepared.y)[None].to(device)
         self.mask = None if prepared.mask is None else torch.from_numpy(prepared.mask)[None].to(device)
-        self.data = DataTerm(self.y, self.mask, config.noise_floor)
-        self.prior_weight = config.image_prior_weight  # (one noise-aware value for the whole run)
-        self.kernel_kind = config.kernel_loss_at(0)  # (outer_iteration re-reads it each iteration)
-        self.history_in_mse = bool(config.setting("history_in_mse"))
+        self.data = DataTerm(self.y, self.mask)
+        self.prior_weight = plan.image_prior_weight  # (one noise-aware value for the whole run)
+        self.kernel_kind = plan.kernel_loss_at(0)  # (outer_iteration re-reads it each iteration)
+        self.history_in_mse = plan.history_in_mse
+        model = plan.kernel
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
         self.opt_prior = (
-            make_adam(self.net_k.parameters(), config.prior_lr, device)
-            if config.prior_optimizer == "own"
-            else self.opt_k
+            make_adam(self.net_k.parameters(), model.prior_lr, device) if model.prior_optimizer == "own" else self.opt_k
         )
         rng = np.random.default_rng(config.seed)
-        self.prior = KernelSampler.prior(scale, rng, config.sampling, config.kernel_prior)
+        self.prior = KernelSampler.prior(scale, rng, config.sampling, model.prior)
         if config.mode == "hacbsr":
             self.draw_kernel: Callable[[], np.ndarray] = ContrastiveKernelSampler(
                 self.prior,
@@ -88,8 +88,8 @@ class Solver:
                 config.cks_tau,
                 config.cks_sigma_min,
                 config.cks_sigma_max,
-                config.cks_calibrate,
-                self.prior.same_width if config.cks_same_width else None,
+                model.cks_calibrate,
+                self.prior.same_width if model.cks_same_width else None,
             )
         else:
             self.draw_kernel = self.prior
@@ -133,12 +133,12 @@ class Solver:
         near-uniform kernel that single random targets at lr_kernel leave (docs/algorithm.md).
         """
         t0 = time.perf_counter()
-        self._set_kernel_lr(self.cfg.warmup_lr)
+        self._set_kernel_lr(self.cfg.kernel.warmup_lr)
         try:
             for _ in range(self.cfg.kernel_warmup):
                 if should_stop():  # every step: Stop answers within one step in every stage
                     return False
-                targets = self._kernels(self.cfg.warmup_batch, self.draw_kernel)
+                targets = self._kernels(self.cfg.kernel.warmup_batch, self.draw_kernel)
                 self._kernel_step(F.mse_loss(self.net_k(self.z_k), targets.mean(dim=0)))
             if self.net_hist is not None:
                 self.refresh_history_features()
@@ -164,7 +164,7 @@ class Solver:
         cfg = self.cfg
         if cfg.mode == "hacbsr":
             targets = self._kernels(cfg.kl_kernels, self.draw_kernel)
-            weighted = cfg.kl_weighting == "fit"
+            weighted = cfg.kernel.kl_weighting == "fit"
         else:
             targets = self._kernels(cfg.mcmc_samples, self.prior)
             weighted = True
@@ -266,9 +266,8 @@ class Solver:
             if not hacbsr and self.global_step % cfg.mlmc_meta_interval == 0:
                 losses["meta"] = self.meta_update(kernel_losses)
                 kernel_losses, kernel_values = [], []
-        if hacbsr:
-            weighted = cfg.meta_weighting == "eq12"
-            losses["meta"] = self.meta_update(kernel_losses, kernel_values if weighted else None)
+        if hacbsr:  # Eq. 12's weights over the P step losses
+            losses["meta"] = self.meta_update(kernel_losses, kernel_values)
         return losses, False
 
     # -------------------------------------------------------------- outputs
@@ -307,7 +306,7 @@ class Solver:
 # ---------------------------------------------------------------------------- the generator
 def iterate(
     image: np.ndarray | PreparedImage,
-    config: HACBSRConfig | None = None,
+    config: HACBSRConfig | RunPlan | None = None,
     should_stop: Callable[[], bool] | None = None,
     *,
     channel_axis: int | None = None,
@@ -316,29 +315,27 @@ def iterate(
 
     image: 2-D (H, W), or 3-D with `channel_axis` declared; any real dtype; NaN/inf = missing;
     or an image already checked by `core.image.prepare_image` (with this config's scale).
-    should_stop: polled before every inner step; when it returns True the run ends and the
-    current estimate is returned (Result.stopped_early = True).
-    The first Step (stage "setup") says which device and feature encoder the run uses; the
-    config's device-dependent defaults are filled in for that device (`HACBSRConfig.for_device`)
-    and the returned Result carries the resolved config. The input array is never modified.
+    config: a `RunPlan` (`core.plan.resolve`), or a config (None: the default) resolved here for its
+    device and this image. should_stop: polled before every inner step; when it returns True the run ends
+    and the current estimate is returned (Result.stopped_early = True). The first Step (stage "setup") says
+    which device and feature encoder the run uses; the Result carries the plan. The input is never modified.
     """
-    cfg = config if config is not None else HACBSRConfig()
-    if not isinstance(cfg, HACBSRConfig):
-        raise TypeError(f"config must be a HACBSRConfig, got {type(cfg).__name__}")
-    cfg.validate()
+    if config is not None and not isinstance(config, HACBSRConfig | RunPlan):
+        raise TypeError(f"config must be a HACBSRConfig or a RunPlan, got {type(config).__name__}")
+    base = config.config if isinstance(config, RunPlan) else config or HACBSRConfig()
     if isinstance(image, PreparedImage):
         prepared = image
     else:
-        prepared = prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)
+        prepared = prepare_image(image, base.scale, channel_axis, base.gray_channels)
+    cfg = as_plan(config, prepared)
     device = resolve_device(cfg.device)
-    cfg = cfg.for_device(device)
     stop = should_stop or (lambda: False)
     start = time.perf_counter()
     total = cfg.outer_iterations
     solver: Solver | None = None
     try:
         solver = Solver(prepared, cfg, device)
-        cfg, encoder = solver.cfg, solver.encoder
+        encoder = solver.encoder
         run_info = {
             "device": str(device),
             "device_name": describe_device(device),
@@ -372,7 +369,7 @@ def iterate(
         return Result(
             sr=sr,
             kernel=kernel,
-            config=cfg,
+            plan=cfg,
             **run_info,
             iterations_done=done,
             stopped_early=stopped,

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .choices import check_scale
+
 #: BT.601 luma weights (MATLAB rgb2ycbcr), in 0..255 output units per unit input
 LUMA_BT601 = np.array([65.481, 128.553, 24.966])
 
@@ -71,22 +73,6 @@ def min_lr_side(scale: int) -> int:
     from .networks import MIN_HR_SIDE  # (imports torch; only needed once an image is checked)
 
     return math.ceil(MIN_HR_SIDE / scale)
-
-
-def check_scale(scale: Any) -> int:
-    """The one scale rule of every entry point: an integer 2..MAX_SCALE."""
-    from .config import MAX_SCALE
-
-    if isinstance(scale, bool) or not isinstance(scale, int | np.integer):
-        raise ValueError(f"scale must be an integer from 2 to {MAX_SCALE} (e.g. 2, 3, 4), got {scale!r}")
-    if scale < 2:
-        raise ValueError(f"scale must be at least 2, got {scale}: ×{scale} does not add any pixels")
-    if scale > MAX_SCALE:
-        raise ValueError(
-            f"scale must be at most {MAX_SCALE}, got {scale}: the blur-kernel model (21 px) cannot "
-            f"represent larger factors"
-        )
-    return int(scale)
 
 
 def _as_chw(arr: np.ndarray, channel_axis: int | None) -> tuple[np.ndarray, int | None]:

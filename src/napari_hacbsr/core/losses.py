@@ -62,37 +62,23 @@ def data_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | Non
 
 
 class DataTerm:
-    """One run's data loss against its LR image: `data_loss`, or noise-aware when `noise_floor` > 0.
+    """One run's data loss against its LR image (`data_loss`), and the kernel's meta loss built on it."""
 
-    Noise-aware (Morozov's discrepancy principle, docs/algorithm.md): the 1-SSIM phase ends early once
-    the fit's MSE falls to the noise variance (for the rest of the run), and the MSE is charged only
-    above it, so the fit stops short of the noise instead of reproducing it.
-    """
-
-    def __init__(self, target: torch.Tensor, mask: torch.Tensor | None, noise_floor: float = 0.0) -> None:
-        self.target, self.mask, self.noise_floor = target, mask, float(noise_floor)
-        self.reached_noise = False  # (the 1-SSIM phase is over for good)
+    def __init__(self, target: torch.Tensor, mask: torch.Tensor | None) -> None:
+        self.target, self.mask = target, mask
 
     def __call__(self, pred: torch.Tensor, use_ssim: bool) -> torch.Tensor:
-        floor = self.noise_floor
-        if floor > 0 and use_ssim and not self.reached_noise:
-            self.reached_noise = data_loss(pred, self.target, self.mask, False).item() < floor
-        if use_ssim and not self.reached_noise:
-            return data_loss(pred, self.target, self.mask, True)
-        mse = data_loss(pred, self.target, self.mask, False)
-        return (mse - floor).clamp(min=0.0) if floor > 0 else mse
+        return data_loss(pred, self.target, self.mask, use_ssim)
 
     def for_kernel(self, pred: torch.Tensor, use_ssim: bool, kind: str) -> torch.Tensor:
-        """The kernel's meta loss for one step (`HACBSRConfig.kernel_loss`; docs/algorithm.md, "The kernel's loss")."""
+        """The kernel's meta loss for one step (`RunPlan.kernel_loss_at`; docs/algorithm.md, "The kernel's loss")."""
         if not use_ssim or kind == "data":
             return self(pred, use_ssim)
-        mse = self(pred, False)
-        if kind == "mse":
-            return mse
         if kind != "scaled-mse":
-            raise ValueError(f"kernel loss {kind!r} has no per-step form (resolve it with HACBSRConfig.kernel_loss_at)")
+            raise ValueError(f"kernel loss {kind!r} has no per-step form (resolve it with RunPlan.kernel_loss_at)")
         # "scaled-mse": MSE's gradient at 1-SSIM's size (a constant factor per step), so the step keeps
         # the 1-SSIM phase's balance with a prior stage that shares its Adam
+        mse = self(pred, False)
         with torch.no_grad():
             size = data_loss(pred, self.target, self.mask, True) / mse.clamp(min=1e-12)
         return mse * size

@@ -11,13 +11,8 @@ does not know about the blur and reads the texture of noise-free images as noise
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .config import HACBSRConfig
-    from .image import PreparedImage
 
 CORNER_BAND = 3 / 8  # |f| in [3/8, 1/2) cycles per LR pixel, on both axes
 MIN_SIDE = 8  # fewer LR pixels per side leave too few corner bins for a median
@@ -27,29 +22,6 @@ BLOCK = 256  # a larger image: the median over up to 8 x 8 blocks this size (bou
 def _corner_bins(n: int) -> np.ndarray:
     f = np.abs(np.fft.fftfreq(n))
     return (f >= CORNER_BAND) & (f < 0.5)  # (the real-valued Nyquist bin has another law; left out)
-
-
-def describe_loss_schedule(config: HACBSRConfig) -> str:
-    """A (run's) config's data loss in words: 1-SSIM iterations, the prior's noise gain, and why (the noise level
-    and the gate)."""
-    cfg = config
-    noise = "LR noise unknown" if cfg.lr_noise is None else f"LR noise {100 * cfg.lr_noise:.2f} % of its range"
-    why = "as set" if cfg.schedule_by_hand else f"{noise}, gate {100 * cfg.gate:g} %"
-    n, total = cfg.ssim_iterations, cfg.outer_iterations
-    if n == total:
-        return f"1-SSIM for all {total} iterations ({why})"
-    until, above = (" or until the fit reaches the noise", " above the noise") if cfg.noise_floor > 0 else ("", "")
-    gain = cfg.image_prior_weight / cfg.hyper_laplacian_weight if cfg.hyper_laplacian_weight > 0 else 1.0
-    prior = f", hyper-Laplacian ×{gain:.1f} for the noise" if gain != 1.0 else ""
-    return f"1-SSIM for {n} of {total} iterations{until}, then MSE{above}{prior} ({why})"
-
-
-def with_lr_noise(config: HACBSRConfig, prepared: PreparedImage) -> HACBSRConfig:
-    """`config` with `lr_noise` estimated from the prepared LR image, unless it is known (or too small)."""
-    if config.lr_noise is not None:
-        return config
-    sigma = estimate_noise_sigma(prepared.y, prepared.mask)
-    return config if not math.isfinite(sigma) else config.replace(lr_noise=sigma)
 
 
 def estimate_noise_sigma(y: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -9,6 +9,7 @@ import numpy as np
 
 from .config import HACBSRConfig
 from .image import Normalization
+from .plan import RunPlan
 
 STAGES = ("setup", "warmup", "iterate", "tile")
 
@@ -61,7 +62,7 @@ class Result:
 
     sr: np.ndarray  # float32 (float64 for float64 input), input value range, input axes
     kernel: np.ndarray  # K x K float32, sums to 1, cross-correlation convention (spec §1.1)
-    config: HACBSRConfig
+    plan: RunPlan  # what the run resolved its config to (core.plan)
     device: str  # e.g. "cpu", "cuda:0"
     device_name: str  # e.g. "CPU", "NVIDIA H100 80GB HBM3"
     encoder: str  # e.g. "clip:ViT-B-32/openai", "fallback:pixels-224", "none"
@@ -82,6 +83,11 @@ class Result:
     tiles_done: int = 1
 
     @property
+    def config(self) -> HACBSRConfig:
+        """The config as the user gave it (None fields: the plan's values); replaying it repeats the run."""
+        return self.plan.config
+
+    @property
     def final_losses(self) -> dict[str, float]:
         return dict(self.losses[-1]) if self.losses else {}
 
@@ -90,6 +96,7 @@ class Result:
         return {
             "version": package_version(),
             "config": self.config.to_dict(),
+            "plan": self.plan.to_dict(),
             "seed": self.config.seed,
             "device": self.device,
             "device_name": self.device_name,

@@ -16,8 +16,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .config import HACBSRConfig, is_accelerator
+from .choices import is_accelerator
+from .config import HACBSRConfig
 from .errors import HACBSRError
+from .plan import RunPlan, resolve
 
 #: CPU coefficients, from `OMP_NUM_THREADS=2 python benchmarks/memory.py --sizes 64 128 192 --scale 2`
 #: (commit 71daa51 plus the step-timing fix of that script, encoder "fallback", 2 torch threads on the
@@ -72,14 +74,14 @@ def _model(device: str) -> dict[str, float]:
     return GPU_MODEL if is_accelerator(device) else CPU_MODEL
 
 
-def run_peak_bytes(hr_px: int, config: HACBSRConfig, device: str) -> float:
+def run_peak_bytes(hr_px: int, config: HACBSRConfig | RunPlan, device: str) -> float:
     """Peak memory of one untiled run with `hr_px` HR pixels."""
     model = _model(device)
     peak = model["base_bytes"] + model["bytes_per_hr_px"] * hr_px
     return peak + (CLIP_BYTES if config.encoder in ("auto", "clip") else 0.0)
 
 
-def run_seconds(hr_px: int, config: HACBSRConfig, device: str) -> float | None:
+def run_seconds(hr_px: int, config: HACBSRConfig | RunPlan, device: str) -> float | None:
     """Seconds of one run with `hr_px` HR pixels (None where the device is not calibrated)."""
     model = _model(device)
     if "step_s_per_hr_px" not in model:
@@ -134,7 +136,7 @@ def _frame_bytes(shape: tuple[int, int], scale: int, channels: int) -> float:
 def estimate_resources(
     shape: tuple[int, ...],
     scale: int,
-    config: HACBSRConfig | None = None,
+    config: HACBSRConfig | RunPlan | None = None,
     device: str = "auto",
     *,
     tile: int | str | None = "auto",
@@ -152,9 +154,12 @@ def estimate_resources(
     from .tiling import default_overlap, plan_grid
 
     h, w = int(shape[0]), int(shape[1])
-    cfg = (config or HACBSRConfig()).replace(scale=scale)
-    resolved = resolve_device(device if device != "auto" else cfg.device)
-    cfg = cfg.for_device(resolved)
+    if isinstance(config, RunPlan):  # (a run's own plan: its device and schedule)
+        cfg, resolved = config, config.device
+    else:
+        base = (config or HACBSRConfig()).replace(scale=scale)
+        resolved = resolve_device(device if device != "auto" else base.device)
+        cfg = resolve(base, resolved)
     available = available_memory(resolved)
     if budget_bytes is None and available is not None:
         budget_bytes = DEFAULT_BUDGET_FRACTION * available
@@ -208,7 +213,7 @@ def _refusal(h: int, w: int, scale: int, peak: float, budget: float | None, advi
 def plan_tiles(
     shape: tuple[int, ...],
     scale: int,
-    config: HACBSRConfig | None,
+    config: HACBSRConfig | RunPlan | None,
     budget_bytes: float | None,
     device: str = "cpu",
     *,
@@ -220,7 +225,7 @@ def plan_tiles(
     from .tiling import default_overlap
 
     h, w = int(shape[0]), int(shape[1])
-    cfg = (config or HACBSRConfig()).replace(scale=scale)
+    cfg = config if isinstance(config, RunPlan) else (config or HACBSRConfig()).replace(scale=scale)
     if budget_bytes is None or run_peak_bytes(h * w * scale * scale, cfg, device) <= budget_bytes:
         return None
     overlap = default_overlap(scale) if overlap is None else int(overlap)
@@ -236,12 +241,13 @@ def plan_tiles(
 
 def plan_run(
     prepared: Any,
-    config: HACBSRConfig,
+    config: RunPlan,
     tile: int | str | None = "auto",
     overlap: int | None = None,
     budget_bytes: float | None = None,
 ) -> ResourceEstimate:
-    """The estimate (and tile size) for a prepared image; InsufficientMemoryError when nothing fits."""
+    """The estimate (and tile size) of a run's plan on its prepared image; InsufficientMemoryError when nothing
+    fits."""
     estimate = estimate_resources(
         prepared.lr_shape,
         config.scale,

@@ -24,9 +24,8 @@ import numpy as np
 from . import engine  # (engine.iterate looked up at call time: one place to replace it, e.g. in tests)
 from .config import HACBSRConfig
 from .degradation import phase_correct_bicubic
-from .device import resolve_device
 from .image import PreparedImage, min_lr_side, prepare_image
-from .noise import with_lr_noise
+from .plan import RunPlan, as_plan
 from .records import Result, Step
 
 #: LR pixels of overlap beyond the kernel's reach: the generator's reflection-padded 3×3 convolutions
@@ -185,7 +184,7 @@ class Assembly:
 
 def iterate_tiled(
     image: np.ndarray | PreparedImage,
-    config: HACBSRConfig | None = None,
+    config: HACBSRConfig | RunPlan | None = None,
     should_stop: Callable[[], bool] | None = None,
     *,
     channel_axis: int | None = None,
@@ -197,11 +196,13 @@ def iterate_tiled(
     Yields every tile's Steps with `tile`/`tiles`/`tile_box` set, a "tile" Step with the blended
     picture of each finished tile's box, and returns one Result with `kernel_map` and `tile_boxes`.
     """
-    cfg = config if config is not None else HACBSRConfig()
-    cfg.validate()
+    base = config.config if isinstance(config, RunPlan) else config or HACBSRConfig()
     prepared = (
-        image if isinstance(image, PreparedImage) else prepare_image(image, cfg.scale, channel_axis, cfg.gray_channels)
+        image
+        if isinstance(image, PreparedImage)
+        else prepare_image(image, base.scale, channel_axis, base.gray_channels)
     )
+    cfg = as_plan(config, prepared)  # one plan (one loss schedule, the frame's noise) for every tile
     s, (h, w) = cfg.scale, prepared.lr_shape
     overlap = default_overlap(s) if overlap is None else int(overlap)
     grid = plan_grid((h, w), s, max(h, w) if tile is None else int(tile), overlap)
@@ -209,7 +210,6 @@ def iterate_tiled(
         result = yield from engine.iterate(prepared, cfg, should_stop)
         result.tile_boxes, result.kernel_map = grid.boxes(), result.kernel[None, None].copy()
         return result
-    cfg = with_lr_noise(cfg.for_device(resolve_device(cfg.device)), prepared)  # one loss schedule for all tiles
     stop = should_stop or (lambda: False)
     start = time.perf_counter()
     fill = cubic_fill(prepared, s, cfg.sampling)
@@ -271,7 +271,7 @@ def iterate_tiled(
     return Result(
         sr=assembly.picture(),
         kernel=kernel,
-        config=cfg,
+        plan=cfg,
         device=first.device,
         device_name=first.device_name,
         encoder=first.encoder,
