@@ -9,17 +9,22 @@ import torch
 
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.engine import Solver, prepare_image
+from napari_hacbsr.core.plan import resolve
+from napari_hacbsr.core.presets import preset
 
 
 def _solver(**changes) -> Solver:
     lr = np.random.default_rng(1).random((17, 17)).astype(np.float32)
     base = {"scale": 2, "encoder": "fallback", "device": "cpu", "kernel_warmup": 0, "inner_steps": 2}
-    return Solver(prepare_image(lr, 2), HACBSRConfig(**{**base, **changes}), torch.device("cpu"))
+    prepared = prepare_image(lr, 2)
+    plan = resolve(HACBSRConfig(**{**base, **changes}), "cpu", prepared)
+    return Solver(prepared, plan, torch.device("cpu"))
 
 
 @pytest.mark.parametrize("in_mse", [True, False])
 def test_the_history_term_and_its_updates_follow_the_phase(in_mse):
-    solver = _solver(history_in_mse=in_mse, history_interval=2, ssim_phase=1, iterations=3)
+    solver = _solver(history_in_mse=in_mse, history_interval=2, ssim_share=1 / 3, noise_gate=False, iterations=3)
+    assert solver.cfg.ssim_iterations == 1
     solver.warmup(lambda: False)
     updates: list[int] = []
     original = solver.history_update
@@ -43,10 +48,16 @@ def test_the_history_term_and_its_updates_follow_the_phase(in_mse):
 
 def test_the_default_drops_it_in_the_mse_phase_and_the_paper_keeps_it():
     for scale in (2, 3, 4):
-        assert HACBSRConfig(scale=scale).for_device("cpu").history_in_mse is False
-        for preset in ("mlmc-kernel", "hacbsr-kernel", "noise-free"):  # (they pin kernel models or the share)
-            assert HACBSRConfig.preset(preset, scale=scale).for_device("cpu").history_in_mse is False
-        assert HACBSRConfig.preset("paper", scale=scale).for_device("cpu").history_in_mse is True
+        assert resolve(HACBSRConfig(scale=scale), "cpu").history_in_mse is False
+        # (neither kernel model nor the noise-free share brings it back)
+        for cfg in (
+            HACBSRConfig(scale=scale, kernel_model="mlmc"),
+            HACBSRConfig(scale=scale, kernel_model="hacbsr"),
+            preset("noise-free", scale=scale),
+        ):
+            assert resolve(cfg, "cpu").history_in_mse is False
+        assert resolve(preset("paper", scale=scale), "cpu").history_in_mse is True
+        assert resolve(HACBSRConfig(scale=scale, history_in_mse=True), "cpu").history_in_mse is True  # set: kept
     solver = _solver()  # the default: no history term in an MSE step
     solver.warmup(lambda: False)
     assert "contrast" not in solver.image_step(solver.net_k(solver.z_k), use_ssim=False)[0]

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import napari_hacbsr
-from napari_hacbsr.cli import main
 from napari_hacbsr.core.api import super_resolve
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.resources import (
@@ -56,6 +55,8 @@ def test_a_frame_that_cannot_fit_even_as_tiles_is_refused_with_a_message():
 
 
 def test_cli_prints_the_estimate_and_writes_the_kernel_map_for_a_region(tmp_path, capsys):
+    from napari_hacbsr.cli import main  # (here: the estimate's tests do not need the CLI to import)
+
     rng = np.random.default_rng(1)
     from PIL import Image
 
@@ -100,6 +101,8 @@ def test_cli_prints_the_estimate_and_writes_the_kernel_map_for_a_region(tmp_path
 
 def test_cli_refuses_a_region_outside_the_image(tmp_path, capsys):
     from PIL import Image
+
+    from napari_hacbsr.cli import main
 
     path = tmp_path / "frame.png"
     Image.fromarray(np.zeros((50, 50), np.uint8)).save(path)
