@@ -1,6 +1,13 @@
+import dataclasses
+import json
+
 import pytest
 
+from napari_hacbsr.core.choices import MODE_SCHEDULES
 from napari_hacbsr.core.config import HACBSRConfig, kernel_size_for
+from napari_hacbsr.core.kernel_model import KERNEL_MODELS
+from napari_hacbsr.core.plan import resolve
+from napari_hacbsr.core.presets import PRESET_NAMES, preset
 
 
 def test_paper_defaults():
@@ -38,7 +45,10 @@ def test_ablation_switches():
         ({"lr_image": -1.0}, "lr_image"),
         ({"encoder": "vgg"}, "encoder"),
         ({"alpha_range": (0.9, 0.8)}, "alpha_range"),
-        ({"cks_same_width": "yes"}, "'cks_same_width': 'yes'.* must be True, False or None"),
+        ({"noise_gate": "yes"}, "noise_gate must be True, False or None"),
+        ({"kernel_model": "own"}, "kernel_model must be one of"),
+        ({"lr_image": float("inf")}, "lr_image must be a finite number"),
+        ({"ssim_share": 1.5}, "ssim_share"),
     ],
 )
 def test_validation_messages(changes, match):
@@ -57,88 +67,88 @@ def test_dict_round_trip_and_unknown_fields():
 
 def test_one_schedule_policy_per_device():
     base = HACBSRConfig()
-    assert base.iterations is None and base.yield_every is None and base.ssim_phase is None
-    gpu, cpu = base.for_device("cuda:0"), base.for_device("cpu")
+    assert base.iterations is None and base.yield_every is None and base.ssim_share is None
+    gpu, cpu = resolve(base, "cuda:0"), resolve(base, "cpu")
     assert (gpu.iterations, gpu.yield_every, gpu.ssim_iterations) == (300, 10, 81)  # the paper's 81 of 300
-    assert HACBSRConfig.preset("noise-free").for_device("cuda").ssim_iterations == 300  # 1-SSIM throughout
-    mlmc = base.replace(mode="mlmc").for_device("mps")
+    assert resolve(preset("noise-free"), "cuda").ssim_iterations == 300  # 1-SSIM throughout
+    mlmc = resolve(base.replace(mode="mlmc"), "mps")
     assert (mlmc.iterations, mlmc.ssim_iterations) == (200, 81)  # the MLMC code's `it <= 80`
     assert (cpu.iterations, cpu.yield_every) == (100, 1) and cpu.ssim_iterations == 27
     # what the user set is kept on every device
-    mine = HACBSRConfig(iterations=30, yield_every=5, ssim_phase=3).for_device("cuda")
+    mine = resolve(HACBSRConfig(iterations=30, yield_every=5, ssim_share=0.1), "cuda")
     assert (mine.iterations, mine.yield_every, mine.ssim_iterations) == (30, 5, 3)
-    assert HACBSRConfig(iterations=30).ssim_iterations == 8
-    assert HACBSRConfig(iterations=30, ssim_share=1.0).ssim_iterations == 30
-    assert HACBSRConfig(mode="mlmc", iterations=30).ssim_iterations == 12
+    assert resolve(HACBSRConfig(iterations=30), "cpu").ssim_iterations == 8
+    assert resolve(HACBSRConfig(iterations=30, ssim_share=1.0), "cpu").ssim_iterations == 30
+    assert resolve(HACBSRConfig(mode="mlmc", iterations=30), "cpu").ssim_iterations == 12
 
 
-def test_each_mode_fills_its_own_kernel_model_and_keeps_what_was_set():
-    hacbsr = HACBSRConfig(scale=4).for_device("cpu")
-    assert (hacbsr.kernel_prior, hacbsr.prior_optimizer, hacbsr.warmup_batch, hacbsr.cks_calibrate) == (
-        "data",
-        "own",
-        8,
-        True,
-    )
-    assert (hacbsr.warmup_lr, hacbsr.prior_lr) == (1e-3, 3e-4)
-    # the mode is read when the defaults are filled, so switching mode first gives MLMC's model
-    mlmc = HACBSRConfig().replace(mode="mlmc", lr_kernel=2e-4).for_device("cpu")
-    assert (mlmc.kernel_prior, mlmc.prior_optimizer, mlmc.warmup_batch, mlmc.cks_calibrate) == (
+def test_the_kernel_model_is_one_named_entry_with_one_default_rule():
+    for scale in (2, 3, 4, 6):
+        plan = resolve(HACBSRConfig(scale=scale), "cpu")
+        assert plan.kernel_model == ("mlmc" if scale == 2 else "hacbsr"), scale
+        assert plan.kernel == KERNEL_MODELS[plan.kernel_model].with_rates(1e-4)
+        # ... the model only: HACBSR's image side and loss schedule at every scale
+        assert (plan.mode, plan.use_cks, plan.use_history, plan.ssim_iterations) == ("hacbsr", True, True, 27)
+        assert resolve(HACBSRConfig(scale=scale, mode="mlmc"), "cpu").kernel_model == "mlmc"
+    own = resolve(HACBSRConfig(scale=4), "cpu").kernel
+    assert (own.prior, own.prior_optimizer, own.warmup_batch, own.cks_calibrate) == ("data", "own", 8, True)
+    assert (own.warmup_lr, own.prior_lr) == (1e-3, 3e-4)
+    x2 = resolve(HACBSRConfig(scale=2, lr_kernel=2e-4), "cpu").kernel
+    assert (x2.prior, x2.prior_optimizer, x2.kl_weighting, x2.kernel_loss) == (
         "mlmc",
         "shared",
-        1,
-        False,
+        "fit",
+        "scaled-mse-after-share",
     )
-    assert mlmc.warmup_lr == mlmc.prior_lr == 2e-4  # MLMC's warm-up runs at the kernel rate
-    mine = HACBSRConfig(scale=4, kernel_prior="mlmc", prior_optimizer="shared").for_device("cpu")
-    assert (mine.kernel_prior, mine.prior_optimizer, mine.warmup_batch) == ("mlmc", "shared", 8)
-    assert mine.for_device("cpu") == mine  # filling is idempotent (the Solver fills again)
-    with pytest.raises(ValueError, match="ssim_share"):
-        HACBSRConfig(ssim_share=1.5)
-    with pytest.raises(ValueError, match="prior_optimizer"):
-        HACBSRConfig(prior_optimizer="sgd")
+    assert x2.warmup_lr == x2.prior_lr == 2e-4  # MLMC's warm-up runs at the kernel rate
+    # pinned by name at any scale; MLMC mode runs the MLMC loop's data loss whatever the model
+    assert resolve(HACBSRConfig(scale=4, kernel_model="mlmc"), "cpu").kernel.prior == "mlmc"
+    assert resolve(HACBSRConfig(scale=2, kernel_model="hacbsr"), "cpu").kernel.prior == "data"
+    assert resolve(HACBSRConfig(scale=2, mode="mlmc"), "cpu").kernel.kernel_loss == "data"
+    # the scale is read when the plan is made, so a replaced scale takes its own model
+    assert resolve(HACBSRConfig(scale=4).replace(scale=2), "cpu").kernel_model == "mlmc"
 
 
-def test_hacbsr_takes_the_mlmc_kernel_model_at_x2_and_its_own_above():
-    fields = ("kernel_prior", "warmup_lr", "warmup_batch", "prior_optimizer", "cks_calibrate", "kl_weighting")
-    for scale in (2, 3, 4, 6):
-        default = HACBSRConfig(scale=scale).for_device("cpu")
-        mlmc_model = HACBSRConfig.preset("mlmc-kernel", scale=scale).for_device("cpu")
-        own_model = HACBSRConfig.preset("hacbsr-kernel", scale=scale).for_device("cpu")
-        expected = mlmc_model if scale == 2 else own_model
-        assert {f: getattr(default, f) for f in fields} == {f: getattr(expected, f) for f in fields}, scale
-        # ... the model only: HACBSR's image side and loss schedule at every scale
-        assert (default.mode, default.use_cks, default.use_history, default.ssim_iterations) == (
-            "hacbsr",
-            True,
-            True,
-            27,
-        )
-    assert HACBSRConfig.preset("mlmc-kernel", scale=4).for_device("cpu").kernel_prior == "mlmc"  # pinned
-    assert HACBSRConfig.preset("hacbsr-kernel", scale=2).for_device("cpu").kernel_prior == "data"
-    x2 = HACBSRConfig(scale=2).for_device("cpu")
-    assert (x2.kernel_prior, x2.prior_optimizer, x2.kl_weighting, x2.warmup_lr) == ("mlmc", "shared", "fit", 1e-4)
-    # so the noise-free preset at ×2 is the configuration measured as "hacbsr-noise-free-mlmc-kernel"
-    noise_free = HACBSRConfig.preset("noise-free", scale=2).for_device("cuda")
-    assert noise_free == HACBSRConfig.preset("mlmc-kernel", scale=2, ssim_share=1.0).for_device("cuda")
-    # a field set by the user wins over the scale's default
-    assert HACBSRConfig(scale=2, kernel_prior="data").for_device("cpu").kernel_prior == "data"
-    assert HACBSRConfig(scale=4).replace(scale=2).for_device("cpu").kernel_prior == "mlmc"
+@pytest.mark.parametrize("scale", [2, 4])
+@pytest.mark.parametrize("mode", ["hacbsr", "mlmc"])
+def test_a_field_set_to_its_resolved_value_changes_nothing(scale, mode):
+    """The trap of the old "set by hand" rule: setting a default explicitly must not change the run."""
+    base = HACBSRConfig(scale=scale, mode=mode, lr_noise=0.004)
+    plan = resolve(base, "cpu")
+    explicit = base.replace(
+        iterations=plan.iterations,
+        yield_every=plan.yield_every,
+        kernel_model=plan.kernel_model,
+        ssim_share=MODE_SCHEDULES[mode]["ssim_share"],
+        noise_gate=plan.noise_gate,
+        history_in_mse=plan.history_in_mse,
+    )
+    assert dataclasses.replace(resolve(explicit, "cpu"), config=base) == plan
+
+
+def test_presets_are_named_configs():
+    assert set(PRESET_NAMES) == {"default", "noise-free", "paper"}
+    assert preset("default") == HACBSRConfig()
+    paper = resolve(preset("paper", scale=4), "cuda")
+    assert (paper.sampling, paper.kernel_model, paper.noise_gate, paper.ssim_iterations) == ("stride", "paper", False, 81)
+    assert paper.history_in_mse is True and paper.kernel.kl_weighting == "uniform"
+    assert preset("noise-free", seed=3).seed == 3  # changes on top
+    with pytest.raises(ValueError, match="preset must be one of"):
+        preset("fast")
 
 
 def test_the_gpu_test_is_defined_once():
-    from napari_hacbsr.core.config import is_accelerator
+    from napari_hacbsr.core.choices import is_accelerator
 
     assert is_accelerator("cuda:1") and is_accelerator("mps") and not is_accelerator("cpu")
 
 
-def test_mlmc_kernel_preset_is_hacbsr_with_the_mlmc_codes_kernel_model():
-    cfg = HACBSRConfig.preset("mlmc-kernel", scale=2).for_device("cuda")
-    mlmc = HACBSRConfig(scale=2, mode="mlmc").for_device("cuda")
-    for name in ("kernel_prior", "prior_optimizer", "warmup_batch", "cks_calibrate"):
-        assert getattr(cfg, name) == getattr(mlmc, name)
-    assert cfg.warmup_lr == mlmc.warmup_lr == cfg.lr_kernel
-    assert cfg.kl_weighting == "fit"  # MLMC's MCMC weights on HACBSR's CKS draws
-    # ... and HACBSR's image side and schedule
-    assert (cfg.mode, cfg.use_cks, cfg.use_history, cfg.outer_iterations) == ("hacbsr", True, True, 300)
-    assert cfg.ssim_iterations == 81
+def test_a_plan_reads_the_configs_plain_fields_and_records_what_it_resolved():
+    plan = resolve(HACBSRConfig(scale=3, seed=5, lr_noise=0.02), "cpu")
+    assert (plan.scale, plan.seed, plan.kernel_size, plan.config.scale) == (3, 5, 15, 3)
+    record = plan.to_dict()
+    assert record["kernel_model"] == "hacbsr" and record["iterations"] == 100 and record["lr_noise"] == 0.02
+    assert record["kernel"]["prior_optimizer"] == "own" and "hyper-Laplacian ×2.0" in record["loss_schedule"]
+    json.dumps(record)  # (provenance is JSON)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.iterations = 3

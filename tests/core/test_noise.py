@@ -1,5 +1,6 @@
 """The LR noise estimate (core.noise) and the loss-schedule gate it drives."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +12,9 @@ from napari_hacbsr.core import engine
 from napari_hacbsr.core.config import NOISE_GATE, HACBSRConfig
 from napari_hacbsr.core.engine import Solver
 from napari_hacbsr.core.image import prepare_image
-from napari_hacbsr.core.noise import describe_loss_schedule, estimate_noise_sigma
+from napari_hacbsr.core.noise import estimate_noise_sigma
+from napari_hacbsr.core.plan import resolve
+from napari_hacbsr.core.presets import preset
 from napari_hacbsr.core.tiling import iterate_tiled
 
 from ..helpers import TINY, drain
@@ -56,19 +59,21 @@ def test_channels_masks_small_and_large_images():
     assert estimate_noise_sigma(big) == pytest.approx(0.01, rel=0.05)
 
 
-def test_the_gate_picks_the_loss_schedule_only_when_the_schedule_is_the_modes():
+def test_the_gate_picks_the_loss_schedule_whatever_the_share_says():
     n = 300
     quiet = HACBSRConfig(scale=4, iterations=n, lr_noise=NOISE_GATE / 2)
     noisy = quiet.replace(lr_noise=2 * NOISE_GATE)
-    assert quiet.below_noise_gate and quiet.ssim_iterations == n  # 1-SSIM throughout
-    assert not noisy.below_noise_gate and noisy.ssim_iterations == 81
-    assert HACBSRConfig(scale=4, iterations=n).ssim_iterations == 81  # noise unknown: the mode's share
-    assert quiet.for_device("cpu").ssim_iterations == n  # for_device leaves the share to the gate
-    # a schedule the user set, MLMC mode and the paper preset never follow the gate
-    assert quiet.replace(ssim_share=0.5).ssim_iterations == 150 and quiet.replace(ssim_phase=7).ssim_iterations == 7
-    assert quiet.replace(mode="mlmc", iterations=200).ssim_iterations == 81
-    assert HACBSRConfig.preset("paper", scale=4, lr_noise=0.0).ssim_iterations == 81
-    assert quiet.replace(noise_gate=0.0).ssim_iterations == 81
+    assert resolve(quiet, "cpu").below_noise_gate and resolve(quiet, "cpu").ssim_iterations == n  # 1-SSIM throughout
+    assert not resolve(noisy, "cpu").below_noise_gate and resolve(noisy, "cpu").ssim_iterations == 81
+    assert resolve(HACBSRConfig(scale=4, iterations=n), "cpu").ssim_iterations == 81  # noise unknown: the share
+    # the mode's share set explicitly changes nothing (it used to switch the gate off)
+    explicit, left = resolve(quiet.replace(ssim_share=81 / 300), "cpu"), resolve(quiet, "cpu")
+    assert dataclasses.replace(explicit, config=quiet) == left and explicit.ssim_iterations == n
+    assert resolve(noisy.replace(ssim_share=0.5), "cpu").ssim_iterations == 150  # above the gate: the share
+    # the gate off, MLMC mode and the paper preset run the share as it is
+    assert resolve(quiet.replace(noise_gate=False, ssim_share=0.5), "cpu").ssim_iterations == 150
+    assert resolve(quiet.replace(mode="mlmc", iterations=200), "cpu").ssim_iterations == 81
+    assert resolve(preset("paper", scale=4, lr_noise=0.0), "cuda").ssim_iterations == 81
     for bad in (-0.1, float("inf"), "low"):
         with pytest.raises(ValueError, match="lr_noise must be a fraction of the value range"):
             HACBSRConfig(lr_noise=bad)
@@ -77,15 +82,16 @@ def test_the_gate_picks_the_loss_schedule_only_when_the_schedule_is_the_modes():
 def test_a_run_estimates_the_noise_once_and_keeps_a_known_level():
     clean = blurred_texture(24, 24)
     noisy = clean + 0.05 * np.random.default_rng(5).standard_normal(clean.shape)
-    base = HACBSRConfig(scale=2, **{**TINY, "ssim_phase": None})
+    base = HACBSRConfig(scale=2, **{**TINY, "ssim_share": None, "noise_gate": None})
     for image, below in ((clean, True), (noisy, False)):
         prepared = prepare_image(image, 2)
-        solver = Solver(prepared, base, CPU)
-        assert solver.cfg.lr_noise == pytest.approx(estimate_noise_sigma(prepared.y), abs=1e-6)
-        assert solver.cfg.below_noise_gate is below
-        assert solver.cfg.ssim_iterations == (3 if below else 1)
+        plan = resolve(base, "cpu", prepared)
+        assert plan.lr_noise == pytest.approx(estimate_noise_sigma(prepared.y), abs=1e-6)
+        assert plan.below_noise_gate is below
+        assert plan.ssim_iterations == (3 if below else 1)
     _, result = drain(engine.iterate(noisy, base.replace(lr_noise=0.001)))  # a known level is used as given
-    assert result.config.lr_noise == 0.001 and result.config.ssim_iterations == 3
+    assert result.plan.lr_noise == 0.001 and result.plan.ssim_iterations == 3
+    assert result.config.lr_noise == 0.001
 
 
 def test_all_tiles_follow_the_frames_noise_level(monkeypatch):
@@ -103,83 +109,37 @@ def test_all_tiles_follow_the_frames_noise_level(monkeypatch):
     _, result = drain(iterate_tiled(frame, cfg, tile=30, overlap=10))
     expected = estimate_noise_sigma(prepare_image(frame, 2).y)
     assert len(seen) == 2 and seen[0] == seen[1] == pytest.approx(expected, abs=1e-6)
-    assert result.config.lr_noise == seen[0]
-
-
-def test_the_noise_aware_data_term_stops_at_the_noise_level():
-    from napari_hacbsr.core.losses import DataTerm, data_loss
-
-    rng = np.random.default_rng(7)
-    target = torch.from_numpy(rng.random((1, 1, 16, 16), dtype=np.float32))
-    close = target + 0.01 * torch.from_numpy(rng.standard_normal((1, 1, 16, 16)).astype(np.float32))
-    far = target + 0.1 * torch.from_numpy(rng.standard_normal((1, 1, 16, 16)).astype(np.float32))
-    plain = DataTerm(target, None)  # no floor: exactly data_loss
-    for pred in (close, far):
-        for ssim in (True, False):
-            assert torch.equal(plain(pred, ssim), data_loss(pred, target, None, ssim))
-    floor = 0.05**2  # between the two fits' MSE (1e-4 and 1e-2)
-    term = DataTerm(target, None, floor)
-    mse_far = data_loss(far, target, None, False)
-    assert torch.allclose(term(far, False), mse_far - floor)  # MSE charged above the noise only
-    pred = close.clone().requires_grad_(True)
-    loss = term(pred, False)
-    loss.backward()
-    assert loss.item() == 0.0 and not pred.grad.any()  # within the noise: nothing left to fit
-    # the 1-SSIM phase lasts while the fit is coarser than the noise, and ends for good once it is not
-    assert torch.equal(term(far, True), data_loss(far, target, None, True)) and not term.reached_noise
-    assert term(close, True).item() == 0.0 and term.reached_noise
-    assert torch.allclose(term(far, True), mse_far - floor)  # (no way back to 1-SSIM)
-
-
-def test_the_noise_floor_applies_above_the_gate_to_the_modes_schedule_only():
-    assert HACBSRConfig(scale=4, lr_noise=0.03).noise_floor == 0.0  # opt-in
-    noisy = HACBSRConfig(scale=4, lr_noise=0.03, discrepancy=True)
-    assert noisy.noise_floor == pytest.approx(0.03**2)
-    assert noisy.replace(lr_noise=NOISE_GATE / 2).noise_floor == 0.0  # below the gate: 1-SSIM throughout
-    assert HACBSRConfig(scale=4).noise_floor == 0.0  # noise unknown
-    for changes in (
-        {"discrepancy": False},
-        {"ssim_share": 0.5},
-        {"ssim_phase": 3},
-        {"mode": "mlmc", "discrepancy": None},
-    ):
-        assert noisy.replace(**changes).noise_floor == 0.0, changes
-    assert HACBSRConfig.preset("paper", scale=4, lr_noise=0.03).noise_floor == 0.0
-    assert "or until the fit reaches the noise, then MSE above the noise" in describe_loss_schedule(noisy)
-    cfg = HACBSRConfig(scale=2, **TINY, lr_noise=0.03, discrepancy=True)
-    solver = Solver(prepare_image(blurred_texture(24, 24), 2), cfg, CPU)
-    assert solver.data.noise_floor == 0.0  # TINY sets ssim_phase: a schedule set by hand runs as set
-    cfg = cfg.replace(ssim_phase=None)
-    assert Solver(prepare_image(blurred_texture(24, 24), 2), cfg, CPU).data.noise_floor == pytest.approx(9e-4)
+    assert result.plan.lr_noise == seen[0]
+    assert result.config.lr_noise is None  # the user's config is kept as given (a replay re-estimates)
 
 
 def test_the_image_prior_grows_with_the_noise_above_the_gate():
     w = HACBSRConfig().hyper_laplacian_weight
     noisy = HACBSRConfig(scale=4, lr_noise=3 * NOISE_GATE)
-    assert noisy.image_prior_weight == pytest.approx(3 * w)  # σ / gate
-    assert noisy.replace(lr_noise=1.5 * NOISE_GATE).image_prior_weight == pytest.approx(1.5 * w)
+    assert resolve(noisy, "cpu").image_prior_weight == pytest.approx(3 * w)  # σ / gate
+    assert resolve(noisy.replace(lr_noise=1.5 * NOISE_GATE), "cpu").image_prior_weight == pytest.approx(1.5 * w)
+    assert resolve(noisy.replace(ssim_share=0.5), "cpu").image_prior_weight == pytest.approx(3 * w)
     for changes in (
         {"lr_noise": NOISE_GATE / 2},  # below the gate: 1-SSIM throughout, the prior as set
         {"lr_noise": None},  # noise unknown
-        {"prior_follows_noise": False},
-        {"ssim_share": 0.5},  # a schedule set by hand runs as set
+        {"noise_gate": False},
         {"mode": "mlmc"},
-        {"noise_gate": 0.0},
     ):
-        assert noisy.replace(**changes).image_prior_weight == w, changes
-    assert HACBSRConfig.preset("paper", scale=4, lr_noise=0.03).image_prior_weight == w
-    assert "then MSE, hyper-Laplacian ×3.0 for the noise (LR noise 3.00 %" in describe_loss_schedule(noisy)
-    assert "hyper-Laplacian" not in describe_loss_schedule(noisy.replace(prior_follows_noise=False))
+        assert resolve(noisy.replace(**changes), "cpu").image_prior_weight == w, changes
+    assert resolve(preset("paper", scale=4, lr_noise=0.03), "cpu").image_prior_weight == w
+    text = resolve(noisy, "cpu").describe_loss_schedule()
+    assert "then MSE, hyper-Laplacian ×3.0 for the noise (LR noise 3.00 %" in text
+    assert "hyper-Laplacian" not in resolve(noisy.replace(noise_gate=False), "cpu").describe_loss_schedule()
     with pytest.raises(ValueError, match="must be True, False or None"):
-        HACBSRConfig(prior_follows_noise="yes")
+        HACBSRConfig(noise_gate="yes")
 
 
 def test_a_noisy_run_charges_the_scaled_prior_in_its_image_steps():
     image = blurred_texture(24, 24)
-    cfg = HACBSRConfig(scale=2, **{**TINY, "ssim_phase": None}, lr_noise=2 * NOISE_GATE)
+    cfg = HACBSRConfig(scale=2, **{**TINY, "ssim_share": None, "noise_gate": None}, lr_noise=2 * NOISE_GATE)
     terms = []
-    for follows in (True, False):
-        solver = Solver(prepare_image(image, 2), cfg.replace(prior_follows_noise=follows), CPU)
+    for gate in (True, False):
+        solver = Solver(prepare_image(image, 2), resolve(cfg.replace(noise_gate=gate), "cpu"), CPU)
         solver.warmup(lambda: False)
         kernel = solver.net_k(solver.z_k)
         terms.append(solver.image_step(kernel, use_ssim=False)[0]["hyper_laplacian"])

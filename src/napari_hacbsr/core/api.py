@@ -11,11 +11,11 @@ import numpy as np
 from .config import HACBSRConfig
 from .device import resolve_device
 from .errors import EncoderFallbackWarning
+from .frame import iterate_frame
 from .image import prepare_image
 from .plan import resolve
 from .records import Result, Step
 from .resources import plan_run
-from .tiling import iterate_tiled
 
 
 def super_resolve(
@@ -45,6 +45,8 @@ def super_resolve(
     (bytes; default 60 % of the free memory, `core.resources`), else in the largest LR tiles that fit,
     and refuses (InsufficientMemoryError) when none does; an int is an LR tile side; None never tiles.
     tile_overlap: LR pixels shared by neighbouring tiles (default `core.tiling.default_overlap`).
+    reconstruction (a config field, so a keyword here too): "auto" (full HACBSR when its time estimate fits
+    `choices.AUTO_TIME_BUDGET_S` on this device, else the fast path), "hacbsr" or "fast" (`core.fast_frame`).
     """
     if scale is not None:
         overrides["scale"] = scale
@@ -52,8 +54,9 @@ def super_resolve(
     prepared = prepare_image(image, base.scale, channel_axis, base.gray_channels)  # bad input fails here, first
     cfg = resolve(base, resolve_device(base.device), prepared)
     if tile == "auto":
-        tile = plan_run(prepared, cfg, tile, tile_overlap, memory_budget).tile
-    gen = iterate_tiled(prepared, cfg, should_stop, tile=tile, overlap=tile_overlap)
+        fast = cfg.reconstruction == "fast"  # (the non-blind solve tiles itself: core.nonblind)
+        tile = None if fast else plan_run(prepared, cfg, tile, tile_overlap, memory_budget).tile
+    gen = iterate_frame(prepared, cfg, should_stop, tile=tile, overlap=tile_overlap)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -69,7 +72,11 @@ def super_resolve(
                 from .encoder import describe_encoder
 
                 warnings.warn(describe_encoder(step.encoder, step.encoder_note), EncoderFallbackWarning, stacklevel=2)
-            if bar is not None:
+            if bar is not None and step.stage == "reconstruct":  # the fast path's non-blind solve
+                bar.set_description(f"non-blind solve ×{cfg.scale}", refresh=False)
+                bar.total, bar.n = step.total, step.iteration
+                bar.refresh()
+            elif bar is not None:
                 bar.total = cfg.outer_iterations * step.tiles
                 bar.n = (step.tile - 1) * cfg.outer_iterations + step.iteration
                 loss = step.losses.get("data")

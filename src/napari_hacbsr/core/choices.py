@@ -25,6 +25,12 @@ PRIOR_OPTIMIZERS = ("shared", "own")
 # shifted range (spec §1.2); "data" = the range real and simulated PSFs are drawn from (spec §1.1)
 KERNEL_PRIORS = ("mlmc", "data")
 
+# How a frame is reconstructed: "hacbsr" (the full algorithm, a DIP per HR pixel), "fast" (HACBSR estimates
+# the kernel on a few textured tiles, a non-blind solver reconstructs the frame: core.fast_frame), or "auto":
+# full HACBSR when its time estimate on this device fits AUTO_TIME_BUDGET_S, else the fast path.
+RECONSTRUCTIONS = ("auto", "hacbsr", "fast")
+AUTO_TIME_BUDGET_S = 600.0
+
 # The noise gate: an LR whose noise (core.noise, a fraction of its value range) is below it is fitted with
 # 1-SSIM throughout; above it the hyper-Laplacian's weight grows with the noise (docs/algorithm.md).
 NOISE_GATE = 0.01

@@ -103,6 +103,7 @@ class HACBSRConfig:
     gray_channels: int = 3
 
     # --- execution
+    reconstruction: str = "auto"  # "auto" | "hacbsr" | "fast" (choices.RECONSTRUCTIONS)
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"  # "bf16": autocast the generator forward on CUDA

@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .choices import MODE_SCHEDULES, NOISE_GATE, SCHEDULES, schedule_kind
+from .choices import AUTO_TIME_BUDGET_S, MODE_SCHEDULES, NOISE_GATE, SCHEDULES, schedule_kind
 from .config import HACBSRConfig
+from .cost_model import run_seconds
 from .kernel_model import KERNEL_MODELS, KernelModel, default_kernel_model
 from .noise import estimate_noise_sigma
 
@@ -37,6 +38,8 @@ class RunPlan:
     share_iterations: int  # the mode's 1-SSIM share of N whatever the gate (where the kernel loss switches)
     image_prior_weight: float  # the hyper-Laplacian's weight, × noise / gate above the gate
     history_in_mse: bool
+    reconstruction: str  # "hacbsr" or "fast" ("auto" resolved by the time estimate)
+    hacbsr_seconds: float | None  # full HACBSR's time estimate for the frame (None: no image or device model)
 
     # the config's plain fields, read through the plan by the engine
     def __getattr__(self, name: str) -> Any:
@@ -90,13 +93,22 @@ class RunPlan:
             "share_iterations": self.share_iterations,
             "image_prior_weight": self.image_prior_weight,
             "history_in_mse": self.history_in_mse,
+            "reconstruction": self.reconstruction,
+            "hacbsr_seconds": self.hacbsr_seconds,
             "loss_schedule": self.describe_loss_schedule(),
         }
 
 
-def resolve(config: HACBSRConfig, device: Any = None, prepared: PreparedImage | None = None) -> RunPlan:
+def resolve(
+    config: HACBSRConfig,
+    device: Any = None,
+    prepared: PreparedImage | None = None,
+    *,
+    lr_shape: tuple[int, int] | None = None,
+) -> RunPlan:
     """`config` resolved for `device` (None: the config's, resolved by core.device) and the prepared LR image
-    (its noise is estimated unless `lr_noise` is known; without an image the noise stays unknown)."""
+    (its noise is estimated unless `lr_noise` is known; without an image the noise stays unknown). The frame's
+    size (`prepared`, or `lr_shape` for an estimate before the image is prepared) sets what "auto" picks."""
     if not isinstance(config, HACBSRConfig):
         raise TypeError(f"config must be a HACBSRConfig, got {type(config).__name__}")
     config.validate()
@@ -122,6 +134,14 @@ def resolve(config: HACBSRConfig, device: Any = None, prepared: PreparedImage | 
     if config.mode == "mlmc":  # MLMC mode is the MLMC code's loop: its meta step fits the data loss
         kernel = KernelModel(**{**vars(kernel), "kernel_loss": "data"})
     history = mode["history_in_mse"] if config.history_in_mse is None else config.history_in_mse
+    shape = prepared.lr_shape if prepared is not None else lr_shape
+    seconds = None
+    if shape is not None:
+        hr_px = int(shape[0]) * int(shape[1]) * config.scale**2
+        seconds = run_seconds(hr_px, config.replace(iterations=iterations), str(device))
+    reconstruction = config.reconstruction
+    if reconstruction == "auto":
+        reconstruction = "fast" if seconds is not None and seconds > AUTO_TIME_BUDGET_S else "hacbsr"
     return RunPlan(
         config=config,
         device=str(device),
@@ -135,6 +155,8 @@ def resolve(config: HACBSRConfig, device: Any = None, prepared: PreparedImage | 
         share_iterations=share_iterations,
         image_prior_weight=weight,
         history_in_mse=bool(history),
+        reconstruction=reconstruction,
+        hacbsr_seconds=seconds,
     )
 
 

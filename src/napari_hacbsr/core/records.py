@@ -11,7 +11,7 @@ from .config import HACBSRConfig
 from .image import Normalization
 from .plan import RunPlan
 
-STAGES = ("setup", "warmup", "iterate", "tile")
+STAGES = ("setup", "warmup", "iterate", "tile", "reconstruct")
 
 
 def package_version() -> str:
@@ -36,7 +36,8 @@ class Step:
     iteration: int  # outer iterations completed (0 for the warm-up record)
     total: int  # outer iterations planned
     # one of STAGES: "setup" (first; device + encoder), "warmup" (after kernel warm-up), "iterate",
-    # "tile" (a tile of a tiled run finished: `sr` is the blended picture inside `tile_box`)
+    # "tile" (a tile of a tiled run finished: `sr` is the blended picture inside `tile_box`), "reconstruct"
+    # (the fast path's non-blind solve: `iteration` of `total` solver iterations; `sr` on the last record)
     stage: str
     losses: dict[str, float]  # last values: "data", "kernel", "kl", "contrast", "meta", ...
     alpha: float | None  # last EMA momentum of the history model (None before the first update)
@@ -81,6 +82,10 @@ class Result:
     tile_boxes: np.ndarray | None = None
     kernel_map: np.ndarray | None = None
     tiles_done: int = 1
+    reconstruction: str = "hacbsr"  # what ran: "hacbsr" (the full algorithm) or "fast" (core.fast_frame)
+    # |A x − y| per LR pixel in the data's units (the fast path's; NaN where the LR is missing)
+    consistency_map: np.ndarray | None = None
+    stages: list[dict[str, Any]] = field(default_factory=list)  # the fast path's stages and where its kernel came from
 
     @property
     def config(self) -> HACBSRConfig:
@@ -113,4 +118,6 @@ class Result:
             "inner_steps_done": self.inner_steps_done,
             "tiles": None if self.tile_boxes is None else list(self.tile_boxes.shape[:2]),
             "tiles_done": self.tiles_done,
+            "reconstruction": self.reconstruction,
+            "stages": list(self.stages),
         }

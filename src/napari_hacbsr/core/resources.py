@@ -16,32 +16,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .choices import is_accelerator
 from .config import HACBSRConfig
+from .cost_model import (  # noqa: F401  (CPU_MODEL, GPU_MODEL: re-exported for the calibration scripts)
+    CLIP_BYTES,
+    CPU_MODEL,
+    DEFAULT_BUDGET_FRACTION,
+    FRAME_BYTES_PER_HR_PX,
+    GPU_MODEL,
+    _model,
+    run_peak_bytes,
+    run_seconds,
+)
 from .errors import HACBSRError
 from .plan import RunPlan, resolve
-
-#: CPU coefficients, from `OMP_NUM_THREADS=2 python benchmarks/memory.py --sizes 64 128 192 --scale 2`
-#: (commit 71daa51 plus the step-timing fix of that script, encoder "fallback", 2 torch threads on the
-#: shared 2-core machine). Its least-squares intercepts for time came out slightly negative (−0.75 s per
-#: step, −0.59 s fixed) and are clamped to 0: a step cannot take negative time. Cross-check: the 2000²
-#: widget run's first 1076² HR tile (1 inner step) took 87 s; this model says 90 s.
-CPU_MODEL = {
-    "base_bytes": 1.034e9,
-    "bytes_per_hr_px": 1.046e4,
-    "step_base_s": 0.0,
-    "step_s_per_hr_px": 7.794e-05,
-    "run_fixed_s": 0.0,
-}
-#: GPU: not calibrated on a GPU yet (no device in the calibrating session). Activations are the same
-#: fp32 tensors, so the CPU's bytes per pixel are used for GPU memory; time is not estimated.
-GPU_MODEL = {"base_bytes": 0.5e9, "bytes_per_hr_px": CPU_MODEL["bytes_per_hr_px"]}
-#: weights of the CLIP ViT-B-32 encoder (151 M fp32 parameters) when the run may load it
-CLIP_BYTES = 0.61e9
-#: float64 weighted sum + float32/64 fill and result per output channel, plus weights and their total
-FRAME_BYTES_PER_HR_PX = 56
-#: share of the free memory a run may plan to use (the rest: napari, other programs, estimate error)
-DEFAULT_BUDGET_FRACTION = 0.6
 
 
 class InsufficientMemoryError(HACBSRError):
@@ -68,26 +55,6 @@ def available_memory(device: Any) -> int | None:
         except OSError:
             return None
     return None
-
-
-def _model(device: str) -> dict[str, float]:
-    return GPU_MODEL if is_accelerator(device) else CPU_MODEL
-
-
-def run_peak_bytes(hr_px: int, config: HACBSRConfig | RunPlan, device: str) -> float:
-    """Peak memory of one untiled run with `hr_px` HR pixels."""
-    model = _model(device)
-    peak = model["base_bytes"] + model["bytes_per_hr_px"] * hr_px
-    return peak + (CLIP_BYTES if config.encoder in ("auto", "clip") else 0.0)
-
-
-def run_seconds(hr_px: int, config: HACBSRConfig | RunPlan, device: str) -> float | None:
-    """Seconds of one run with `hr_px` HR pixels (None where the device is not calibrated)."""
-    model = _model(device)
-    if "step_s_per_hr_px" not in model:
-        return None
-    steps = config.outer_iterations * config.inner_steps
-    return model["run_fixed_s"] + steps * (model["step_base_s"] + model["step_s_per_hr_px"] * hr_px)
 
 
 @dataclass

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .choices import ENCODERS, FALLBACK_ENCODERS, KERNEL_MODEL_NAMES, MODES, PRECISIONS, check_scale
+from .choices import (
+    ENCODERS,
+    FALLBACK_ENCODERS,
+    KERNEL_MODEL_NAMES,
+    MODES,
+    PRECISIONS,
+    RECONSTRUCTIONS,
+    check_scale,
+)
 from .sampling import SAMPLING_CONVENTIONS
 
 if TYPE_CHECKING:
@@ -79,6 +87,10 @@ def check_config(cfg: HACBSRConfig) -> None:
     need(
         cfg.fallback_encoder in FALLBACK_ENCODERS,
         f"fallback_encoder must be one of {FALLBACK_ENCODERS}, got {cfg.fallback_encoder!r}",
+    )
+    need(
+        cfg.reconstruction in RECONSTRUCTIONS,
+        f"reconstruction must be one of {RECONSTRUCTIONS}, got {cfg.reconstruction!r}",
     )
     need(cfg.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {cfg.precision!r}")
     need(cfg.gray_channels in (1, 3), f"gray_channels must be 1 or 3, got {cfg.gray_channels}")

@@ -1,0 +1,195 @@
+"""A whole frame in minutes: HACBSR estimates the kernel on a few textured tiles, a non-blind solve does the rest.
+
+Full HACBSR costs a Deep Image Prior per HR pixel; most of its quality comes from the kernel it estimates
+(docs/algorithm.md, "Fast reconstruction"). So the fast path runs the full algorithm, with a short schedule,
+on `ESTIMATE_TILES` LR tiles chosen for texture (flat plains, sky and masked pixels carry no kernel
+information), takes their normalised mean as the frame's kernel, and reconstructs the frame with
+`core.nonblind.reconstruct` (the engine's forward model, a noise-following weight). Steps stream from both
+stages; Stop in the estimate keeps the cubic upsample, Stop in the reconstruction keeps its iterate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Callable, Generator
+
+import numpy as np
+
+from . import engine
+from .degradation import phase_correct_bicubic
+from .image import PreparedImage, min_lr_side
+from .nonblind import ITERATIONS, reconstruct
+from .plan import RunPlan
+from .records import Result, Step
+from .tiling import slice_prepared
+
+ESTIMATE_TILES = 2  # textured LR tiles HACBSR estimates the kernel on
+ESTIMATE_HR_SIDE = 96  # each tile's HR side (the anchor crops' size)
+ESTIMATE_ITERATIONS = 20  # outer iterations per tile (the issue's measurement: 20 are within 0.2 dB)
+
+
+def select_texture_tiles(
+    y: np.ndarray, mask: np.ndarray | None, side: int, count: int
+) -> list[tuple[int, int, int, int]]:
+    """Up to `count` LR boxes (y0, x0, y1, x1) of `side` px with the most texture, spread over the frame.
+
+    Texture: the mean squared first difference of the luminance (flat plains and sky score ~0); a box with
+    a missing pixel is never chosen. Boxes are taken greedily, each at least one side away from the others.
+    """
+    lum = np.asarray(y, np.float64).mean(axis=0) if np.ndim(y) == 3 else np.asarray(y, np.float64)
+    h, w = lum.shape
+    side = min(side, h, w)
+    missing = np.zeros((h, w), bool) if mask is None else np.asarray(mask).reshape(h, w) <= 0
+    step = max(1, side // 2)
+    rows = sorted({*range(0, h - side + 1, step), h - side})
+    cols = sorted({*range(0, w - side + 1, step), w - side})
+    scored = []
+    for r in rows:
+        for c in cols:
+            if missing[r : r + side, c : c + side].any():
+                continue
+            patch = lum[r : r + side, c : c + side]
+            texture = float(np.mean(np.diff(patch, axis=0) ** 2) + np.mean(np.diff(patch, axis=1) ** 2))
+            scored.append((texture, r, c))
+    chosen: list[tuple[int, int, int, int]] = []
+    for _, r, c in sorted(scored, reverse=True):
+        if all(abs(r - b[0]) >= side or abs(c - b[1]) >= side for b in chosen):
+            chosen.append((r, c, r + side, c + side))
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def iterate_fast(
+    prepared: PreparedImage, plan: RunPlan, should_stop: Callable[[], bool] | None = None
+) -> Generator[Step, None, Result]:
+    """The fast path's two stages as one generator of Steps (stages "setup"/"warmup"/"iterate" per estimate
+    tile, then "reconstruct"), returning a Result whose `consistency_map` is |A x − y| in the data's units."""
+    stop = should_stop or (lambda: False)
+    start = time.perf_counter()
+    s, (h, w) = plan.scale, prepared.lr_shape
+    side = max(min_lr_side(s), -(-ESTIMATE_HR_SIDE // s))
+    boxes = select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
+    if not boxes:
+        raise ValueError(
+            f"no {side}×{side} LR tile of this {h}×{w} image is free of missing pixels, so no kernel can be "
+            "estimated for the fast reconstruction; use reconstruction='hacbsr' or a region with data"
+        )
+    estimate_plan = _short_schedule(plan, min(plan.iterations, ESTIMATE_ITERATIONS))
+    fill = prepared.to_output(np.clip(phase_correct_bicubic(prepared.y, s, plan.sampling, channel_axis=0), 0, 1))
+    kernels, results, stopped = [], [], False
+    for index, box in enumerate(boxes):
+        run = engine.iterate(slice_prepared(prepared, box), estimate_plan, stop)
+        hr_box = tuple(int(v) * s for v in box)
+        while True:
+            try:
+                step = next(run)
+            except StopIteration as done:
+                result = done.value
+                break
+            setup = step.stage == "setup"
+            yield dataclasses.replace(
+                step,
+                sr=(fill if index == 0 else None) if setup else step.sr,
+                elapsed=time.perf_counter() - start,
+                tile=index + 1,
+                tiles=len(boxes),
+                tile_box=None if setup else hr_box,
+            )
+        results.append(result)
+        if result.stopped_early:
+            stopped = True
+            break
+        kernels.append(result.kernel)
+    first = results[0]
+    kernel = np.mean(kernels or [results[-1].kernel], axis=0).astype(np.float32)
+    kernel /= kernel.sum()
+    hr, info = (None, None) if stopped else (yield from _reconstruct(prepared, plan, kernel, stop, start))
+    stopped = stopped or info.stopped
+    norm = prepared.normalization
+    consistency = None if info is None else info.consistency * (norm.high - norm.low)
+    stages = [{"stage": "estimate", "tiles": [list(b) for b in boxes], "iterations": estimate_plan.iterations}]
+    if info is not None:
+        stages.append(
+            {"stage": "reconstruct", "solver": "non-blind L-BFGS (core.nonblind)", "weight": info.weight,
+             "iterations_done": info.iterations_done, "noise_sigma": info.noise_sigma}
+        )  # fmt: skip
+    timings = {"estimate": sum(r.timings.get("total", 0.0) for r in results)}
+    timings["total"] = time.perf_counter() - start
+    return Result(
+        sr=fill if hr is None else prepared.to_output(hr),
+        kernel=kernel,
+        plan=plan,
+        device=first.device,
+        device_name=first.device_name,
+        encoder=first.encoder,
+        encoder_note=first.encoder_note,
+        iterations_done=0 if info is None else info.iterations_done,
+        stopped_early=stopped,
+        timings=timings,
+        normalization=norm,
+        missing_pixels=prepared.missing_pixels,
+        channel_axis=prepared.channel_axis,
+        losses=[loss for r in results for loss in r.losses],
+        lr_consistency=float("nan") if info is None else info.lr_rmse**2,
+        inner_steps_done=sum(r.inner_steps_done for r in results),
+        tile_boxes=np.array([[[0, 0, h, w]]]),
+        kernel_map=kernel[None, None].copy(),
+        tiles_done=len(kernels),
+        reconstruction="fast",
+        consistency_map=consistency,
+        stages=stages,
+    )
+
+
+def _short_schedule(plan: RunPlan, iterations: int) -> RunPlan:
+    """`plan` with N = `iterations` and its loss schedule scaled to that N (the same shares of the run)."""
+    ratio = iterations / plan.iterations
+    return dataclasses.replace(
+        plan,
+        iterations=iterations,
+        ssim_iterations=round(plan.ssim_iterations * ratio),
+        share_iterations=round(plan.share_iterations * ratio),
+    )
+
+
+def _reconstruct(prepared, plan, kernel, stop, start):
+    """Run the non-blind solve in a thread and yield a "reconstruct" Step per iteration it reports."""
+    events: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = reconstruct(
+                prepared.y,
+                kernel,
+                plan.scale,
+                sampling=plan.sampling,
+                noise_sigma=plan.lr_noise,
+                mask=prepared.mask,
+                should_stop=stop,
+                progress=lambda done, total: events.put((done, total)),
+            )
+        except BaseException as exc:  # (re-raised in the generator's thread)
+            outcome["error"] = exc
+        finally:
+            events.put(None)
+
+    thread = threading.Thread(target=work, name="hacbsr-nonblind", daemon=True)
+    thread.start()
+    last = 0
+    while (event := events.get()) is not None:
+        done, total = event
+        if done - last >= max(1, total // 50) or done == total:  # ~50 progress records per solve
+            last = done
+            yield Step(done, total, "reconstruct", {}, None, time.perf_counter() - start)
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    hr, info = outcome["value"]
+    yield Step(info.iterations_done, ITERATIONS, "reconstruct", {}, None, time.perf_counter() - start,
+               prepared.to_output(hr), kernel)  # fmt: skip
+    return hr, info
