@@ -10,10 +10,10 @@ import pytest
 import rasterio
 from napari.layers import Image
 
-from napari_hacbsr._placement import sr_layer_kwargs
+from napari_hacbsr.napari.placement import sr_layer_kwargs
 from napari_hacbsr.core.sampling import SAMPLING_CONVENTIONS, hr_position_of_lr
-from napari_hacbsr.mission._napari_reader import read_layers
-from napari_hacbsr.mission._napari_writer import write_image
+from napari_hacbsr.napari.reader import read_layers
+from napari_hacbsr.napari.writer import write_image
 from napari_hacbsr.mission.georef import (
     sr_layer_metadata,
     sr_transform,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, SpinBox
 
-from .core.config import ENCODERS, MAX_SCALE, MODES, PRECISIONS, HACBSRConfig
+from ..core.config import ENCODERS, MAX_SCALE, MODES, PRECISIONS, HACBSRConfig
 
 #: the main inputs, in display order (also exposed as attributes of the dock widget)
 MAIN_NAMES = ("image", "scale", "iterations", "iterations_hint", "seed", "device", "device_hint")
