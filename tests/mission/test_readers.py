@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from napari_hacbsr.mission.products import ProductReadError, read_product
 from napari_hacbsr.napari import reader as napari_reader
 from napari_hacbsr.napari.reader import get_reader
-from napari_hacbsr.mission.products import ProductReadError, read_product
 
 from . import builders
 

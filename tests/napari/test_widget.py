@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_hacbsr.core.config import SCHEDULES
 from napari_hacbsr.napari.error_text import friendly_error
 from napari_hacbsr.napari.status_text import format_seconds
 from napari_hacbsr.napari.widget import HACBSRWidget
-from napari_hacbsr.core.config import SCHEDULES
 
 from ..helpers import made_result
 

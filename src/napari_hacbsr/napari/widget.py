@@ -21,7 +21,7 @@ from magicgui.widgets import (
     PushButton,
 )
 
-from .controls import MAIN_NAMES, OPTION_NAMES, AdvancedOptions, MainInputs
+from .controls import MAIN_NAMES, OPTION_NAMES, AdvancedOptions, MainInputs, preset
 from .frame_controls import FrameControls
 from .kernel_view import KernelView
 from .layer_rules import image_problem, unwrap
@@ -77,7 +77,7 @@ class HACBSRWidget(Container):
         self.kernel_view = KernelView()
         from qtpy.QtWidgets import QSizePolicy
 
-        for label in (self.iterations_hint, self.device_hint, self.message, self.status):
+        for label in (self.iterations_hint, self.device_hint, self.preset_hint, self.message, self.status):
             label.native.setWordWrap(True)  # long texts wrap instead of widening the dock
             label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message.native.setStyleSheet("color: #e0a040;")
@@ -231,11 +231,9 @@ class HACBSRWidget(Container):
 
     def make_config(self) -> HACBSRConfig:
         """The HACBSRConfig for the current controls (raises ValueError on invalid values)."""
-        from ..core.config import HACBSRConfig
-
         checkpoint = self.clip_checkpoint.value
         checkpoint = str(checkpoint) if checkpoint not in (None, "") and str(checkpoint) != "." else None
-        return HACBSRConfig(
+        return preset(self.preset.value).replace(  # the preset's fields that have no control come with it
             scale=self.scale_factor,
             mode=self.mode.value,
             iterations=None if self._auto_iterations else int(self.iterations.value),
