@@ -94,3 +94,12 @@ def test_a_run_replayed_from_its_json_gives_the_same_image(lr_png, tmp_path):
     assert replayed["config"] == written["config"]
     sr_first, sr_second = (tifffile.imread(folder / "lr_HACBSR_x2.tif") for folder in (first, second))
     np.testing.assert_array_equal(sr_second, sr_first)
+
+
+@pytest.mark.parametrize("module", ["napari_hacbsr", "napari_hacbsr.cli"])
+def test_python_dash_m_runs_the_cli(module):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("napari-hacbsr "), proc.stderr
