@@ -19,8 +19,8 @@ _LAZY = {
     "estimate_resources": "napari_hacbsr.core.resources",
     "resolve_device": "napari_hacbsr.core.device",
     "simulate": "napari_hacbsr.core.degradation",
-    "run_in_viewer": "napari_hacbsr.scripting",
-    "add_result": "napari_hacbsr.scripting",
+    "run_in_viewer": "napari_hacbsr.napari.scripting",
+    "add_result": "napari_hacbsr.napari.scripting",
     "batch": "napari_hacbsr.batching",
 }
 

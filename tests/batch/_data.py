@@ -7,9 +7,16 @@ from pathlib import Path
 import numpy as np
 
 # The schedule of every batch test item, as `batch(**TINY)` keywords and as `hacbsr` flags.
-TINY = {"iterations": 2, "inner_steps": 2, "kernel_warmup": 5, "ssim_phase": 1, "encoder": "fallback", "device": "cpu"}
+TINY = {
+    "iterations": 2,
+    "inner_steps": 2,
+    "kernel_warmup": 5,
+    "ssim_share": 0.5,
+    "encoder": "fallback",
+    "device": "cpu",
+}
 TINY_FLAGS = [
-    *("--iters 2 --inner-steps 2 --kernel-warmup 5 --ssim-phase 1 --encoder fallback --device cpu --quiet".split())
+    *("--iters 2 --inner-steps 2 --kernel-warmup 5 --ssim-share 0.5 --encoder fallback --device cpu --quiet".split())
 ]
 
 

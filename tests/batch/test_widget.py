@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_hacbsr._batch_widget import LAYERS, BatchWidget
+from napari_hacbsr.napari.batch_widget import LAYERS, BatchWidget
 from napari_hacbsr.outputs import output_paths
 
 from ._data import TINY, write_images

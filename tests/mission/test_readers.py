@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from napari_hacbsr.mission import _napari_reader
-from napari_hacbsr.mission._napari_reader import get_reader
 from napari_hacbsr.mission.products import ProductReadError, read_product
+from napari_hacbsr.napari import reader as napari_reader
+from napari_hacbsr.napari.reader import get_reader
 
 from . import builders
 
@@ -136,7 +136,7 @@ def test_broken_product_gives_a_readable_error(tmp_path):
 
 def test_missing_extra_names_it(tmp_path, monkeypatch):
     path, _ = builders.pds3(tmp_path)
-    monkeypatch.setattr(_napari_reader, "missing_libraries", lambda *a: ["pdr"])
+    monkeypatch.setattr(napari_reader, "missing_libraries", lambda *a: ["pdr"])
     monkeypatch.setattr("napari_hacbsr.mission.missing_libraries", lambda *a: ["pdr"])
     reader = get_reader(str(path))
     assert reader is not None  # a PDS label is ours: say what to install instead of "no reader"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_hacbsr.mission._napari_reader import get_reader
+from napari_hacbsr.napari.reader import get_reader
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = Path(os.environ.get("HACBSR_REAL_PRODUCTS", ROOT / ".cache" / "real-products"))

@@ -10,10 +10,7 @@ import pytest
 import rasterio
 from napari.layers import Image
 
-from napari_hacbsr._placement import sr_layer_kwargs
 from napari_hacbsr.core.sampling import SAMPLING_CONVENTIONS, hr_position_of_lr
-from napari_hacbsr.mission._napari_reader import read_layers
-from napari_hacbsr.mission._napari_writer import write_image
 from napari_hacbsr.mission.georef import (
     sr_layer_metadata,
     sr_transform,
@@ -21,6 +18,9 @@ from napari_hacbsr.mission.georef import (
     transform_signs,
 )
 from napari_hacbsr.mission.writers import write_sr_product
+from napari_hacbsr.napari.placement import sr_layer_kwargs
+from napari_hacbsr.napari.reader import read_layers
+from napari_hacbsr.napari.writer import write_image
 
 from . import builders
 

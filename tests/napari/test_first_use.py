@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_hacbsr._widget import HACBSRWidget
+from napari_hacbsr.napari.widget import HACBSRWidget
 
 TIMEOUT_MS = 240_000
 

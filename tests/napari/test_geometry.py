@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from napari.layers import Image, Labels
 
-from napari_hacbsr._layers import layer_problem, spatial_shape
-from napari_hacbsr._placement import kernel_layer_kwargs, sr_layer_kwargs
 from napari_hacbsr.core.sampling import kernel_size_for, lr_phase, lr_position_of_hr
+from napari_hacbsr.napari.layer_rules import layer_problem, spatial_shape
+from napari_hacbsr.napari.placement import kernel_layer_kwargs, sr_layer_kwargs
 from napari_hacbsr.outputs import free_output_names as output_names
 
 

@@ -30,8 +30,8 @@ def test_manifest_contents():
         "Batch": "napari-hacbsr.make_batch_widget",
     }
     commands = {c.id: c.python_name for c in mf.contributions.commands}
-    assert commands["napari-hacbsr.make_widget"] == "napari_hacbsr._widget:HACBSRWidget"
-    assert commands["napari-hacbsr.make_batch_widget"] == "napari_hacbsr._batch_widget:BatchWidget"
+    assert commands["napari-hacbsr.make_widget"] == "napari_hacbsr.napari.widget:HACBSRWidget"
+    assert commands["napari-hacbsr.make_batch_widget"] == "napari_hacbsr.napari.batch_widget:BatchWidget"
     filter_menu = mf.contributions.menus["napari/layers/filter"]
     assert [m.command for m in filter_menu] == ["napari-hacbsr.make_widget"]
     samples = {s.key: s.display_name for s in mf.contributions.sample_data}
@@ -60,7 +60,7 @@ def test_import_and_manifest_do_not_load_torch_clip_or_qt():
     code = (
         "import sys, json, napari_hacbsr, npe2\n"
         "npe2.PluginManifest.from_distribution('napari-hacbsr')\n"
-        "import napari_hacbsr._layers, napari_hacbsr._placement, napari_hacbsr._sample_data\n"
+        "import napari_hacbsr.napari.layer_rules, napari_hacbsr.napari.placement, napari_hacbsr.napari.sample_data\n"
         "heavy = ('torch', 'open_clip', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'magicgui')\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
     )

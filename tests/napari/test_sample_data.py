@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_hacbsr._sample_data import make_sample_data
 from napari_hacbsr.core.config import kernel_size_for
 from napari_hacbsr.core.sampling import hr_position_of_lr
+from napari_hacbsr.napari.sample_data import make_sample_data
 
 
 def test_sample_layers_are_deterministic_and_named():

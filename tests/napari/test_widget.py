@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_hacbsr._friendly import friendly_error
-from napari_hacbsr._text import format_seconds
-from napari_hacbsr._widget import HACBSRWidget
 from napari_hacbsr.core.config import SCHEDULES
+from napari_hacbsr.napari.error_text import friendly_error
+from napari_hacbsr.napari.status_text import format_seconds
+from napari_hacbsr.napari.widget import HACBSRWidget
 
 from ..helpers import made_result
 
@@ -212,7 +212,7 @@ def test_closing_the_viewer_stops_the_run(make_napari_viewer_proxy, qtbot):
 
 
 def test_engine_error_resets_ui_frees_memory_and_next_run_works(make_napari_viewer_proxy, qtbot, monkeypatch):
-    import napari_hacbsr._run as run_module
+    import napari_hacbsr.napari.run as run_module
     from napari_hacbsr.core import engine
     from napari_hacbsr.core.errors import OutOfMemoryError
     from napari_hacbsr.core.records import Step

@@ -12,7 +12,7 @@ which draws north up. A FITS WCS becomes a layer in intermediate world coordinat
 pixel CRPIX at world 0, pixel size |CD| (or |CDELT|) per axis.
 
 The ×s result's georeference follows the engine's sampling geometry (``core.sampling``, the same
-phase ``_placement.sr_layer_kwargs`` uses): HR pixel j holds LR data position
+phase ``napari.placement.sr_layer_kwargs`` uses): HR pixel j holds LR data position
 ``lr_position_of_hr(j)``, so in pixel-corner terms ``col_LR = col_HR/s + c`` with
 ``c = lr_position_of_hr(-0.5) + 0.5``. For "stride" sampling c = (s - 1)/s: HR pixel 0's centre
 sits δ/s = (s - 1)/(2s) LR pixels after LR pixel 0's centre (exactly ``sr_layer_kwargs``' shift).

@@ -6,8 +6,8 @@ from __future__ import annotations
 def friendly_error(exc: BaseException) -> str:
     """One sentence (or two) for the status line and the notification."""
     exc = getattr(exc, "original", exc)
-    from .core import errors
-    from .core.device import is_out_of_memory
+    from ..core import errors
+    from ..core.device import is_out_of_memory
 
     if isinstance(exc, errors.OutOfMemoryError):
         return f"HACBSR ran out of memory. {exc}"

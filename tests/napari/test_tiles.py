@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_hacbsr._run import HACBSRRun
-from napari_hacbsr._widget import HACBSRWidget
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.kernel_map import tile_centres
 from napari_hacbsr.core.sampling import lr_position_of_hr
+from napari_hacbsr.napari.run import HACBSRRun
+from napari_hacbsr.napari.widget import HACBSRWidget
 
 from ..helpers import TINY
 

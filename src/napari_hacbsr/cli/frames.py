@@ -1,15 +1,18 @@
 """Whole frames from the command line: region of interest, tiling options and the estimate printed first.
 
-Kept out of cli.py so the CLI only wires these in: `add_frame_options`, `crop_roi`, `frame_run_options`.
+Kept out of the commands so they only wire these in: `add_frame_options`, `crop_roi`, `frame_run_options`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..core.config import HACBSRConfig
 
 
 def parse_roi(text: str) -> tuple[int, int, int, int]:
@@ -67,24 +70,22 @@ def add_frame_options(p: argparse.ArgumentParser) -> None:
 
 
 def frame_run_options(
-    image: np.ndarray, args: argparse.Namespace, channel_axis: int | None, overrides: dict[str, Any]
+    image: np.ndarray, args: argparse.Namespace, channel_axis: int | None, config: HACBSRConfig
 ) -> dict[str, Any]:
     """Print the estimate for this image and return super_resolve's tiling keywords.
 
     Raises InsufficientMemoryError (the run is refused) when even the smallest tile does not fit.
     """
-    from .core.config import HACBSRConfig
-    from .core.resources import InsufficientMemoryError, estimate_resources
+    from ..core.resources import InsufficientMemoryError, estimate_resources
 
     ay, ax = spatial_axes(image.ndim, channel_axis)
     channels = 1 if channel_axis is None else image.shape[channel_axis]
     budget = None if args.memory_limit is None else args.memory_limit * 1e9
-    config = HACBSRConfig(**overrides)
     estimate = estimate_resources(
         (image.shape[ay], image.shape[ax]),
-        args.scale,
+        config.scale,
         config,
-        args.device,
+        config.device,
         tile=args.tile,
         overlap=args.tile_overlap,
         budget_bytes=budget,

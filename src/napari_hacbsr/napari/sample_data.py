@@ -27,8 +27,8 @@ def make_sample_data(scale: int = 2, crop: int | None = None, seed: int | None =
     """LayerDataTuples for the degraded Moon at ×``scale`` (see the module docstring)."""
     from napari.layers import Image
 
-    from ._placement import kernel_layer_kwargs, sr_layer_kwargs
-    from .core.sample import SAMPLE_SEED, moon_sample
+    from ..core.sample import SAMPLE_SEED, moon_sample
+    from .placement import kernel_layer_kwargs, sr_layer_kwargs
 
     seed = SAMPLE_SEED if seed is None else seed
 

@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label
 
-from ._layers import spatial_shape
+from .layer_rules import spatial_shape
 
 REGIONS = ("Whole image", "Current view", "Shapes rectangle")
 
 
 def frame_estimate(prepared: Any, config: Any, tile: int | str | None = "auto", overlap: int | None = None) -> Any:
     """The run's resource estimate (tiles chosen for the free memory); ValueError when nothing fits."""
-    from .core.resources import InsufficientMemoryError, plan_run
+    from ..core.resources import InsufficientMemoryError, plan_run
 
     try:
         return plan_run(prepared, config, tile, overlap)
@@ -88,8 +88,8 @@ class FrameControls(Container):
             self.estimate.value = ""
             return
         try:
-            from .core.image import min_lr_side
-            from .core.resources import estimate_resources
+            from ..core.image import min_lr_side
+            from ..core.resources import estimate_resources
 
             box = self.region_box(viewer, layer)
             rows, cols = spatial_shape(layer) if box is None else (box[2] - box[0], box[3] - box[1])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .core.noise import describe_loss_schedule
+from ..core.noise import describe_loss_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core.records import Result, Step
+    from ..core.records import Result, Step
 
 ZERO_WIDTH_SPACE = "\u200b"
 

@@ -37,7 +37,7 @@ class KernelView(Container):
     def show_kernel(self, kernel: np.ndarray) -> None:
         from qtpy.QtGui import QImage, QPixmap
 
-        from .core.kernel_stats import kernel_shape
+        from ..core.kernel_stats import kernel_shape
 
         rgba = kernel_rgba(kernel)
         h, w = rgba.shape[:2]

@@ -47,7 +47,7 @@ class BatchWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=True)
-        from .core.config import MAX_SCALE
+        from ..core.config import MAX_SCALE
 
         self._viewer = viewer
         self._run: Any = None
@@ -124,8 +124,8 @@ class BatchWidget(Container):
         self._thread.start()
 
     def _work(self, layers, folder: Path, out: Path, scale: int, scheduler: str | None) -> None:
-        from .batching.runner import BatchRun
-        from .core.config import HACBSRConfig
+        from ..batching.runner import BatchRun
+        from ..core.config import HACBSRConfig
 
         try:
             inputs = layer_inputs(layers, out) if layers is not None else [folder]

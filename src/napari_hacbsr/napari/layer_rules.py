@@ -89,7 +89,7 @@ def image_problem(layer: Image, scale: int) -> str | None:
     problem = layer_problem(layer)
     if problem:
         return problem
-    from .core.image import inspect_image
+    from ..core.image import inspect_image
 
     try:
         inspect_image(layer.data, scale, channel_axis_for(layer))
@@ -100,7 +100,7 @@ def image_problem(layer: Image, scale: int) -> str | None:
 
 def declared_sampling(layer: Image) -> str | None:
     """The sampling convention a layer says its data were made with (the bundled samples do), or None."""
-    from .core.sampling import SAMPLING_CONVENTIONS
+    from ..core.sampling import SAMPLING_CONVENTIONS
 
     metadata = getattr(layer, "metadata", None) or {}
     declared = (metadata.get("hacbsr_sample") or {}).get("sampling")

@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .report import EXIT_INTERRUPTED
-
-EXIT_BAD_ARGUMENTS = 2
+from ..batching.report import EXIT_INTERRUPTED
+from .options import add_engine_options, engine_config, fail
 
 
 def add_batch_parser(subparsers) -> argparse.ArgumentParser:
     """Register the `batch` sub-command on the `hacbsr` parser's sub-parsers."""
-    from ..cli import _add_engine_options
-
     p = subparsers.add_parser(
         "batch",
         help="super-resolve many images (files, folders, globs) on a local or remote Dask cluster",
@@ -30,25 +27,18 @@ def add_batch_parser(subparsers) -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="local cluster size (default: one per GPU, else one per CPU core)"
     )
     p.add_argument("--channel-axis", type=int, default=None, help="channel axis of 3-D images (colour is automatic)")
-    _add_engine_options(p)
+    add_engine_options(p)
     p.set_defaults(func=cmd_batch)
     return p
 
 
-def _fail(message: str) -> int:
-    print(f"hacbsr: error: {message}", file=sys.stderr)
-    return EXIT_BAD_ARGUMENTS
-
-
 def cmd_batch(args: argparse.Namespace) -> int:
-    from ..cli import _config_overrides
-    from ..core.config import HACBSRConfig
-    from .runner import BatchRun
+    from ..batching.runner import BatchRun
 
     if args.workers is not None and args.workers < 1:
-        return _fail(f"--workers must be >= 1, got {args.workers}")
+        return fail(f"--workers must be >= 1, got {args.workers}")
     try:
-        config = HACBSRConfig().replace(scale=args.scale, **_config_overrides(args))
+        config = engine_config(args)
         run = BatchRun(
             args.inputs,
             args.output,
@@ -61,6 +51,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
         )
         report = run.run()
     except (ValueError, ImportError, ConnectionError) as exc:  # bad inputs/options, no distributed, no scheduler
-        return _fail(str(exc))
+        return fail(str(exc))
     print(report.table())
     return EXIT_INTERRUPTED if report.interrupted else report.exit_code

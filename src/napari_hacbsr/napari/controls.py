@@ -6,7 +6,27 @@ from collections.abc import Callable
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, SpinBox
 
-from .core.config import ENCODERS, MAX_SCALE, MODES, PRECISIONS, HACBSRConfig
+from ..core.config import ENCODERS, MAX_SCALE, MODES, PRECISIONS, HACBSRConfig
+from ..core.presets import PRESETS
+
+# TODO(lead): use core.presets.preset and core.presets.PRESET_NAMES (this branch predates them)
+PRESET_NAMES = tuple(PRESETS)
+
+
+def preset(name: str) -> HACBSRConfig:  # TODO(lead): use core.presets.preset
+    return HACBSRConfig.preset(name)
+
+
+def describe_preset(name: str) -> str:
+    """What the preset changes from the defaults, field by field (most of it is not shown as a control)."""
+    default, chosen = HACBSRConfig().to_dict(), preset(name).to_dict()
+    changes = [
+        f"{field}={value:.4g}" if isinstance(value, float) else f"{field}={value}"
+        for field, value in chosen.items()
+        if value != default[field]
+    ]
+    return ", ".join(changes) if changes else "the defaults"
+
 
 #: the main inputs, in display order (also exposed as attributes of the dock widget)
 MAIN_NAMES = ("image", "scale", "iterations", "iterations_hint", "seed", "device", "device_hint")
@@ -52,8 +72,28 @@ class MainInputs(Container):
         self.extend([getattr(self, name) for name in MAIN_NAMES])
 
 
+#: the options a preset fills in (each a HACBSRConfig field); the others keep following the device or the user
+PRESET_FIELDS = (
+    "mode",
+    "use_cks",
+    "cks_proposals",
+    "use_history",
+    "theta_h",
+    "lr_image",
+    "lr_kernel",
+    "kernel_warmup",
+    "inner_steps",
+    "encoder",
+    "clip_model",
+    "clip_pretrained",
+    "clip_checkpoint",
+    "precision",
+)
+
 #: the option widgets, in display order (also exposed as attributes of the dock widget)
 OPTION_NAMES = (
+    "preset",
+    "preset_hint",
     "mode",
     "custom_scale",
     "use_cks",
@@ -79,6 +119,13 @@ class AdvancedOptions(Container):
     def __init__(self) -> None:
         super().__init__(labels=True)
         defaults = HACBSRConfig()
+        self.preset = ComboBox(
+            label="Preset",
+            choices=list(PRESET_NAMES),
+            value="default",
+            tooltip="A named configuration: choosing one fills in these options; the run starts from it",
+        )
+        self.preset_hint = Label(value=describe_preset("default"))
         self.mode = ComboBox(
             label="Mode",
             choices=[(mode.upper(), mode) for mode in MODES],
@@ -155,3 +202,11 @@ class AdvancedOptions(Container):
             tooltip="bf16 autocast (CUDA only) uses less memory",
         )
         self.extend([getattr(self, name) for name in OPTION_NAMES])
+        self.preset.changed.connect(self._on_preset_chosen)
+
+    def _on_preset_chosen(self, _value: object = None) -> None:
+        """Fill the options from the chosen preset's config ("default" restores them)."""
+        config = preset(self.preset.value)
+        for name in PRESET_FIELDS:
+            getattr(self, name).value = getattr(config, name)
+        self.preset_hint.value = describe_preset(self.preset.value)

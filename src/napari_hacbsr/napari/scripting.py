@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._run import HACBSRRun
-from ._threading import HACBSRWorker
+from .run import HACBSRRun
+from .worker import HACBSRWorker
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.layers import Image
 
     import napari
 
-    from .core.config import HACBSRConfig
-    from .core.records import Result
+    from ..core.config import HACBSRConfig
+    from ..core.records import Result
 
 __all__ = ["add_result", "run_in_viewer"]
 
@@ -90,7 +90,7 @@ def run_in_viewer(
         For a layer HACBSR cannot process (with the reason), an invalid setting, or a layer that
         already has a run going.
     """
-    from .core.config import HACBSRConfig
+    from ..core.config import HACBSRConfig
 
     source = _layer(viewer, layer)
     changes = dict(config_overrides)
@@ -106,8 +106,8 @@ def run_in_viewer(
 
 def add_result(viewer: napari.Viewer, source_layer: Image | str, result: Result, name: str | None = None) -> Image:
     """Add a blocking run's SR image over its source: the widget's placement, contrast and provenance."""
-    from ._placement import sr_layer_kwargs
-    from .outputs import free_output_names
+    from ..outputs import free_output_names
+    from .placement import sr_layer_kwargs
 
     source = _layer(viewer, source_layer)
     scale = int(result.config.scale)

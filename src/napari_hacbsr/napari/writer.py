@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..files import write_json
-from .georef import transform_from_layer
-from .writers import bands_first, write_georeferenced
+from ..mission.georef import transform_from_layer
+from ..mission.writers import bands_first, write_georeferenced
 
 
 def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:

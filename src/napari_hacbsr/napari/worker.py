@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from superqt.utils import GeneratorWorker
 
-from ._layers import unwrap
+from .layer_rules import unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._run import HACBSRRun
-    from .core.config import HACBSRConfig
-    from .core.image import PreparedImage
-    from .core.records import Result, Step
+    from ..core.config import HACBSRConfig
+    from ..core.image import PreparedImage
+    from ..core.records import Result, Step
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ def free_device_memory() -> None:
     """Release GPU memory after a run; imports nothing when torch was never loaded."""
     gc.collect()
     if "torch" in sys.modules:
-        from .core.device import free_device_memory as free
+        from ..core.device import free_device_memory as free
 
         free()
 
@@ -113,7 +112,7 @@ def generate(
     overlap: int | None = None,
 ) -> Generator[Step, None, Result]:
     """The worker-thread body: the engine's generator (tiled when `tile` is set), RuntimeErrors made visible."""
-    from .core.tiling import iterate_tiled
+    from ..core.tiling import iterate_tiled
 
     try:
         result = yield from iterate_tiled(prepared, config, should_stop, tile=tile, overlap=overlap)
@@ -135,14 +134,16 @@ class HACBSRWorker(GeneratorWorker):
     """
 
     stop_event: threading.Event
-    hacbsr_run: HACBSRRun
+    #: set by the run controller: its cooperative stop (the worker knows nothing else of the run)
+    request_stop: Callable[[str], None] | None = None
+    #: the run controller, for console users (``worker.hacbsr_run.result``); the worker never reads it
+    hacbsr_run: Any = None
 
     def quit(self) -> None:
-        run = getattr(self, "hacbsr_run", None)
-        if run is None:
+        if self.request_stop is None:
             super().quit()
         else:
-            run.stop("stopped by the user")
+            self.request_stop("stopped by the user")
 
     def stop(self) -> None:
         """Alias of ``quit()``: stop after the current inner step and keep the estimate."""

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._layers import spatial_shape
-from .core.sampling import kernel_size_for, lr_position_of_hr
+from ..core.sampling import kernel_size_for, lr_position_of_hr
+from .layer_rules import spatial_shape
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.layers import Image
@@ -111,7 +111,7 @@ def tile_map_layer_kwargs(layer: Any, tile_boxes: np.ndarray, origin: tuple[int,
     Tile centres come from ``core.kernel_map.tile_centres`` (LR data positions, shifted by the
     region's ``origin``); their mean spacing is the map's pixel size in source pixels.
     """
-    from .core.kernel_map import tile_centres
+    from ..core.kernel_map import tile_centres
 
     _check_2d(layer)
     rows, cols = tile_centres(tile_boxes)

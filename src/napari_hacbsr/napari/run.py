@@ -1,6 +1,6 @@
 """One HACBSR run inside a napari viewer: the run controller (main thread only).
 
-Shared by the dock widget (``_widget.HACBSRWidget``) and the console (``scripting.run_in_viewer``):
+Shared by the dock widget (``widget.HACBSRWidget``) and the console (``scripting.run_in_viewer``):
 
 * the layer is checked and its data prepared once, here, before any thread starts; the engine
   (``core.engine.iterate``) then runs in a ``HACBSRWorker`` thread on that prepared copy, and
@@ -26,22 +26,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.qt.threading import create_worker
 
-from ._frame_controls import frame_estimate
-from ._friendly import friendly_error
-from ._layers import channel_axis_for, declared_sampling, layer_problem, unwrap
-from ._placement import kernel_layer_kwargs, sr_layer_kwargs
-from ._run_layers import RunLayers
-from ._threading import HACBSRWorker, free_device_memory, generate, preload_torch_runtime, viewer_is_open
-from .mission.georef import sr_layer_metadata
-from .outputs import free_output_names
+from ..mission.georef import sr_layer_metadata
+from ..outputs import free_output_names
+from .error_text import friendly_error
+from .frame_controls import frame_estimate
+from .layer_rules import channel_axis_for, declared_sampling, layer_problem, unwrap
+from .placement import kernel_layer_kwargs, sr_layer_kwargs
+from .run_layers import RunLayers
+from .worker import HACBSRWorker, free_device_memory, generate, preload_torch_runtime, viewer_is_open
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.layers import Image
 
     import napari
 
-    from .core.config import HACBSRConfig
-    from .core.records import Result, Step
+    from ..core.config import HACBSRConfig
+    from ..core.records import Result, Step
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class HACBSRRun(RunLayers):
         problem = layer_problem(layer)
         if problem:
             raise ValueError(problem)
-        from .core.device import describe_device, resolve_device
-        from .core.image import prepare_image
+        from ..core.device import describe_device, resolve_device
+        from ..core.image import prepare_image
 
         unknown = sorted(set(listeners) - {f"on_{name}" for name in CALLBACKS})
         if unknown:
@@ -170,7 +170,8 @@ class HACBSRRun(RunLayers):
         )
         holder["worker"] = self.worker
         self.worker.stop_event = self.stop_event
-        self.worker.hacbsr_run = self
+        self.worker.request_stop = self.stop
+        self.worker.hacbsr_run = self  # (for console users; the worker itself only calls request_stop)
         self.worker.yielded.connect(self._on_yielded)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_errored)

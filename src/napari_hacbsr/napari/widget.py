@@ -2,7 +2,7 @@
 
 A magicgui ``Container`` (napari docks it and wires ``reset_choices``; every control is an
 attribute, so tests and scripts can drive it). The heavy lifting (thread, live layers, stop,
-errors) is ``_run.HACBSRRun``, shared with ``scripting.run_in_viewer``; defaults come from the
+errors) is ``run.HACBSRRun``, shared with ``scripting.run_in_viewer``; defaults come from the
 one schedule policy (``HACBSRConfig.for_device``). The Image list follows the active layer until
 the user picks one by hand; a layer is checked as soon as it is selected.
 
@@ -21,21 +21,21 @@ from magicgui.widgets import (
     PushButton,
 )
 
-from ._advanced import MAIN_NAMES, OPTION_NAMES, AdvancedOptions, MainInputs
-from ._frame_controls import FrameControls
-from ._kernel_view import KernelView
-from ._layers import image_problem, unwrap
-from ._run import HACBSRRun
-from ._text import result_text, step_text, wrappable
-from ._threading import preload_torch_runtime
+from .controls import MAIN_NAMES, OPTION_NAMES, AdvancedOptions, MainInputs, preset
+from .frame_controls import FrameControls
+from .kernel_view import KernelView
+from .layer_rules import image_problem, unwrap
+from .run import HACBSRRun
+from .status_text import result_text, step_text, wrappable
+from .worker import preload_torch_runtime
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.layers import Image
 
     import napari
 
-    from .core.config import HACBSRConfig
-    from .core.records import Result, Step
+    from ..core.config import HACBSRConfig
+    from ..core.records import Result, Step
 
 ADVANCED_CLOSED = "▸ Advanced options"
 ADVANCED_OPEN = "▾ Advanced options"
@@ -46,7 +46,7 @@ class HACBSRWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=False)
-        from .core.device import available_devices  # imports torch (once, when the widget opens)
+        from ..core.device import available_devices  # imports torch (once, when the widget opens)
 
         preload_torch_runtime()  # see its docstring: avoids an LLVM clash under software OpenGL
         self._viewer = viewer
@@ -77,7 +77,7 @@ class HACBSRWidget(Container):
         self.kernel_view = KernelView()
         from qtpy.QtWidgets import QSizePolicy
 
-        for label in (self.iterations_hint, self.device_hint, self.message, self.status):
+        for label in (self.iterations_hint, self.device_hint, self.preset_hint, self.message, self.status):
             label.native.setWordWrap(True)  # long texts wrap instead of widening the dock
             label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message.native.setStyleSheet("color: #e0a040;")
@@ -187,8 +187,8 @@ class HACBSRWidget(Container):
     # ------------------------------------------------------------------ defaults
     def _update_defaults(self, _value: Any = None) -> None:
         """Show the device's schedule (the one policy, HACBSRConfig.for_device) in the fields."""
-        from .core.config import HACBSRConfig, schedule_kind
-        from .core.device import describe_device, resolve_device
+        from ..core.config import HACBSRConfig, schedule_kind
+        from ..core.device import describe_device, resolve_device
 
         try:
             device = resolve_device(self.device.value)
@@ -231,11 +231,9 @@ class HACBSRWidget(Container):
 
     def make_config(self) -> HACBSRConfig:
         """The HACBSRConfig for the current controls (raises ValueError on invalid values)."""
-        from .core.config import HACBSRConfig
-
         checkpoint = self.clip_checkpoint.value
         checkpoint = str(checkpoint) if checkpoint not in (None, "") and str(checkpoint) != "." else None
-        return HACBSRConfig(
+        return preset(self.preset.value).replace(  # the preset's fields that have no control come with it
             scale=self.scale_factor,
             mode=self.mode.value,
             iterations=None if self._auto_iterations else int(self.iterations.value),
@@ -318,7 +316,7 @@ class HACBSRWidget(Container):
     # ------------------------------------------------------------------ status
     def _status_line(self, progress: str) -> None:
         """Device, encoder (in words, from the run's setup Step — said once, here) and progress."""
-        from .core.encoder import describe_encoder
+        from ..core.encoder import describe_encoder
 
         run = self._run
         device = run.device_description if run is not None else self.device_hint.value

@@ -3,7 +3,7 @@
 * ``<kernel layer>_map``: every tile's kernel in tile order as a mosaic (each scaled to its peak),
   hidden and placed beside the source like the kernel layer (slot 1, below it);
 * ``<kernel layer>_fwhm`` / ``_ellipticity`` / ``_orientation``: one pixel per tile, placed on the
-  tile centres over the source (``_placement.tile_map_layer_kwargs``), hidden, so a click shows how
+  tile centres over the source (``placement.tile_map_layer_kwargs``), hidden, so a click shows how
   the blur varies across the frame.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ._placement import kernel_layer_kwargs, tile_map_layer_kwargs
-from .core.kernel_map import kernel_mosaic, stat_maps
+from ..core.kernel_map import kernel_mosaic, stat_maps
+from .placement import kernel_layer_kwargs, tile_map_layer_kwargs
 
 #: stat map (core.kernel_map.stat_maps key) -> (layer suffix, colormap)
 MAP_LAYERS = {

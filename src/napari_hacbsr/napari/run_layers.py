@@ -1,6 +1,6 @@
 """The layers of one napari run: what the run controller writes, always on the main thread.
 
-A mixin of ``_run.HACBSRRun``: the SR layer keeps the source's display, tiles are painted into it,
+A mixin of ``run.HACBSRRun``: the SR layer keeps the source's display, tiles are painted into it,
 the kernel goes to a hidden layer, the kernel map to its own layers, and the user's selection is
 given back after every write.
 """
@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._kernel_map_layers import add_kernel_map_layers
-from ._layers import unwrap
+from .kernel_map_layers import add_kernel_map_layers
+from .layer_rules import unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core.records import Result, Step
+    from ..core.records import Result, Step
 
 
 class RunLayers:
     """Layer writing for HACBSRRun (which sets the attributes used here)."""
 
     def _live_metadata(self, step: Step) -> dict[str, Any]:
-        from .core.records import package_version
+        from ..core.records import package_version
 
         return {
             "status": "running",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import missing_libraries, require
-from .products import is_product, read_product
+from ..mission import missing_libraries, require
+from ..mission.products import is_product, read_product
 
 #: formats whose files nobody else opens: worth a message naming the extra when it is missing
 _OURS_ONLY = (".lbl", ".cub", ".xml", ".img")

@@ -1,0 +1,91 @@
+"""`hacbsr run IMAGE`: one image or mission product, its outputs beside it (or in -o)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.config import HACBSRConfig
+from ..core.noise import describe_loss_schedule
+from ..files import ImageReadError, read_product
+from ..outputs import write_result
+from .frames import crop_roi, frame_run_options
+from .options import engine_config, fail
+
+
+def run_engine(image: np.ndarray, config: HACBSRConfig, channel_axis: int | None, quiet: bool, **extra: Any):
+    """Run the engine, first saying what will run where (and the encoder in words, once)."""
+    import warnings
+
+    from ..core.api import super_resolve
+    from ..core.encoder import describe_encoder
+    from ..core.errors import EncoderFallbackWarning
+
+    def announce(step) -> None:
+        if step.stage == "setup" and step.tile == 1:  # (a tiled run: once, for its first tile)
+            lr = "×".join(str(n) for n in image.shape[:2]) if channel_axis in (None, -1) else str(image.shape)
+            print(
+                f"hacbsr: {lr} px at ×{config.scale} on {step.device_name}: {step.total} outer iterations; "
+                f"{describe_encoder(step.encoder, step.encoder_note)}",
+                file=sys.stderr,
+            )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EncoderFallbackWarning)  # announce() says it, in words
+        return super_resolve(
+            image,
+            config.scale,
+            config=config,
+            channel_axis=channel_axis,
+            progress=not quiet,
+            callback=announce,
+            **extra,
+        )
+
+
+def summary(result) -> str:
+    t = result.timings
+    return (
+        f"device {result.device_name}; {result.iterations_done} iterations"
+        f"{' (stopped early)' if result.stopped_early else ''} in {t['total']:.1f} s; "
+        f"{result.tiles_done} of {1 if result.tile_boxes is None else result.tile_boxes[..., 0].size} tile(s); "
+        f"LR-consistency MSE {result.lr_consistency:.3e}; {describe_loss_schedule(result.config)}"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..core.errors import HACBSRError
+
+    try:
+        config = engine_config(args)
+    except ValueError as exc:
+        return fail(str(exc))
+    try:
+        image, channel_axis, georef = read_product(args.image, args.channel_axis)
+    except ImageReadError as exc:
+        return fail(str(exc))
+    source = {"input": str(args.image), "input_shape": list(image.shape)}
+    try:
+        if args.roi is not None:
+            image = crop_roi(image, args.roi, channel_axis)
+            source["roi"] = list(args.roi)
+            if georef is not None:  # the region's own georeference: (x, y) is its top-left pixel
+                from ..mission.georef import crop_georef
+
+                georef = crop_georef(georef, row=args.roi[1], col=args.roi[0])
+        tiling = frame_run_options(image, args, channel_axis, config)
+        result = run_engine(image, config, channel_axis, args.quiet, **tiling)
+    except ValueError as exc:
+        return fail(f"{args.image}: {exc}")
+    except HACBSRError as exc:
+        return fail(str(exc), 3)
+    out_dir = Path(args.output) if args.output else Path(args.image).parent
+    paths = write_result(out_dir, Path(args.image).stem, result, source, georef)
+    print(summary(result))
+    for name, path in paths.items():
+        print(f"  {name:12s} {path}")
+    return 0
