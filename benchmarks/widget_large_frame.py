@@ -1,6 +1,6 @@
 """The 2000×2000 case in the real widget: estimate before Run, a tiled run, Stop, napari alive.
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/widget_large_frame.py \
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m benchmarks.widget_large_frame \
         ../shared/data/planetary/hr
 
 Builds a 2000×2000 mosaic of four 1000² LROC NAC frames, opens it in napari, docks the widget, prints
