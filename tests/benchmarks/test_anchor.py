@@ -106,3 +106,17 @@ def test_anchor_refuses_a_retired_method(capsys):
     with pytest.raises(SystemExit):
         anchor.main(["--methods", "hacbsr-kernel-mse", "--report-only", "--csv", "/nonexistent.csv"])
     assert "invalid choice: 'hacbsr-kernel-mse'" in capsys.readouterr().err
+
+
+def test_trajectory_writes_one_row_per_outer_iteration(tmp_path, monkeypatch):
+    from benchmarks import trajectory
+
+    folder, _ = _anchor_folder(tmp_path, "tiny_moon", 2)
+    monkeypatch.setattr(anchor, "DEFAULT_DIR", folder)
+    out = tmp_path / "trace.csv"
+    argv = ["--scale", "2", "--image", "tiny_moon", "--method", "hacbsr-ck", "--iterations", "2", "--csv", str(out)]
+    assert trajectory.main([*argv, "--set", "kernel_warmup=3"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["iteration"] for r in rows] == ["1", "2"]
+    assert {r["method"] for r in rows} == {"hacbsr-ck kernel_warmup=3"}
+    assert all(float(r["psnr_y"]) > 10 and float(r["k_rms"]) > 0 and r["git_commit"] for r in rows)
