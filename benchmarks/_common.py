@@ -1,7 +1,6 @@
-"""Shared helpers for the benchmark scripts (quality.py, speed.py).
+"""Helpers every benchmark shares: the HR image list, peak memory, machine provenance, CSV and Markdown.
 
-Nothing here is part of the installed package: the benchmarks import the engine through its public
-modules (`napari_hacbsr.core.*`) exactly as a user would.
+The methods the benchmarks compare are in `benchmarks.methods`; the cached LR sets in `benchmarks.lr_cache`.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import datetime as _dt
 import os
 import platform
 import subprocess
-import sys
 import threading
 import zlib
 from collections.abc import Iterable
@@ -22,108 +20,7 @@ import numpy as np
 
 from napari_hacbsr.files import write_json  # noqa: F401  (the one JSON writer, atomic)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_HR_DIR = (REPO_ROOT.parent / "shared" / "data" / "planetary" / "hr").resolve()
-BENCH_OUT = REPO_ROOT / "bench_out"
-
-# Make `import napari_hacbsr` work from a plain checkout even before `pip install -e .`.
-_SRC = REPO_ROOT / "src"
-if _SRC.is_dir() and str(_SRC) not in sys.path:
-    sys.path.insert(0, str(_SRC))
-
-
-# ---------------------------------------------------------------------------- methods
-# name -> HACBSRConfig overrides (None: not an engine method). "-ck"/"-cl" mean *minus*.
-METHODS: dict[str, dict[str, Any] | None] = {
-    "bicubic": None,
-    "bicubic-phase": None,  # cubic sampled where the protocol's convention puts the LR pixels
-    "mlmc": {"mode": "mlmc"},
-    "hacbsr": {"mode": "hacbsr"},
-    "hacbsr-paper": {"mode": "hacbsr", "preset": "paper"},
-    "hacbsr-noise-free": {"mode": "hacbsr", "preset": "noise-free"},
-    "hacbsr-noise-free-mlmc-kernel": {"mode": "hacbsr", "preset": "mlmc-kernel", "ssim_share": 1.0},
-    "hacbsr-mlmc-kernel": {"mode": "hacbsr", "preset": "mlmc-kernel"},
-    "hacbsr-own-kernel": {"mode": "hacbsr", "preset": "hacbsr-kernel"},
-    "hacbsr-noise-free-own-kernel": {"mode": "hacbsr", "preset": "hacbsr-kernel", "ssim_share": 1.0},
-    "hacbsr-ssim0.6": {"mode": "hacbsr", "ssim_share": 0.6},
-    # the loss schedule: the default before the noise gate (an explicit share never gates); the opt-in
-    # discrepancy term above the gate
-    "hacbsr-paper-share": {"mode": "hacbsr", "ssim_share": 81 / 300},
-    "hacbsr-discrepancy": {"mode": "hacbsr", "discrepancy": True},
-    "hacbsr-cl-mse": {"mode": "hacbsr", "history_in_mse": False},
-    "hacbsr-history-in-mse": {"mode": "hacbsr", "history_in_mse": True},
-    "hacbsr-kernel-mse": {"mode": "hacbsr", "kernel_loss": "mse"},
-    "hacbsr-kernel-data": {"mode": "hacbsr", "kernel_loss": "data"},
-    "hacbsr-kernel-scaled": {"mode": "hacbsr", "kernel_loss": "scaled-mse"},
-    "hacbsr-kernel-scaled-late": {"mode": "hacbsr", "kernel_loss": "scaled-mse-after-share"},
-    "hacbsr-cks-independent": {"mode": "hacbsr", "cks_same_width": False},  # CKS's M candidates drawn independently
-    "hacbsr-noise-free-cks-independent": {"mode": "hacbsr", "preset": "noise-free", "cks_same_width": False},
-    "hacbsr-ck": {"mode": "hacbsr", "use_cks": False},
-    "hacbsr-cl": {"mode": "hacbsr", "use_history": False},
-    "hacbsr-ck-cl": {"mode": "hacbsr", "use_cks": False, "use_history": False},
-}
-LABELS = {
-    "bicubic": "Bicubic",
-    "bicubic-phase": "Bicubic (phase-correct)",
-    "hacbsr-paper": "HACBSR (paper preset)",
-    "hacbsr-noise-free": "HACBSR (noise-free preset)",
-    "hacbsr-noise-free-mlmc-kernel": "HACBSR (noise-free, MLMC kernel model)",
-    "hacbsr-mlmc-kernel": "HACBSR (MLMC kernel model)",
-    "hacbsr-own-kernel": "HACBSR (own kernel model)",
-    "hacbsr-noise-free-own-kernel": "HACBSR (noise-free, own kernel model)",
-    "mlmc": "MLMC (mode)",
-    "hacbsr": "HACBSR",
-    "hacbsr-ssim0.6": "HACBSR (1−SSIM share 0.6)",
-    "hacbsr-paper-share": "HACBSR (paper's 1−SSIM share, no noise gate)",
-    "hacbsr-discrepancy": "HACBSR (noise gate + discrepancy term)",
-    "hacbsr-cl-mse": "HACBSR (history term in the 1−SSIM phase only)",
-    "hacbsr-history-in-mse": "HACBSR (history term in the MSE phase too)",
-    "hacbsr-kernel-mse": "HACBSR (kernel fitted with MSE throughout)",
-    "hacbsr-kernel-data": "HACBSR (kernel fitted with the image's loss)",
-    "hacbsr-cks-independent": "HACBSR (CKS, independent candidates)",
-    "hacbsr-noise-free-cks-independent": "HACBSR (noise-free, CKS independent candidates)",
-    "hacbsr-ck": "HACBSR (−CK)",
-    "hacbsr-cl": "HACBSR (−CL)",
-    "hacbsr-ck-cl": "HACBSR (−CK)(−CL)",
-}
-
-# The paper's Ceres-50 numbers (HACBSR paper Table I and Table III; spec §6.1). These are the
-# paper's figures on *its* data set, printed next to ours for reference only.
-# (method, scale) -> (PSNR, SSIM, LPIPS or None). Table I gives PSNR/SSIM; Table III adds LPIPS.
-PAPER_CERES50: dict[tuple[str, int], tuple[float, float, float | None]] = {
-    ("bicubic", 2): (27.80, 0.695, None),
-    ("bicubic", 3): (24.32, 0.476, None),
-    ("bicubic", 4): (23.76, 0.445, None),
-    ("fkp-dip", 2): (29.87, 0.731, None),
-    ("fkp-dip", 3): (28.97, 0.675, None),
-    ("fkp-dip", 4): (27.90, 0.650, None),
-    ("mlmc", 2): (32.07, 0.801, None),
-    ("mlmc", 3): (30.60, 0.740, None),
-    ("mlmc", 4): (29.40, 0.686, None),
-    ("hacbsr", 2): (32.21, 0.816, 0.364),
-    ("hacbsr", 3): (30.96, 0.763, 0.442),
-    ("hacbsr", 4): (29.87, 0.720, 0.497),  # Table III prints 0.721 SSIM at x4 (spec A28)
-    ("hacbsr-ck", 2): (31.99, 0.815, 0.372),
-    ("hacbsr-ck", 3): (30.91, 0.762, 0.443),
-    ("hacbsr-ck", 4): (29.81, 0.720, 0.500),
-    ("hacbsr-cl", 2): (32.21, 0.814, 0.365),
-    ("hacbsr-cl", 3): (30.92, 0.762, 0.448),
-    ("hacbsr-cl", 4): (29.75, 0.720, 0.526),
-    ("hacbsr-ck-cl", 2): (31.99, 0.815, 0.370),
-    ("hacbsr-ck-cl", 3): (30.89, 0.762, 0.444),
-    ("hacbsr-ck-cl", 4): (29.77, 0.720, 0.499),
-}
-
-
-def paper_cell(method: str, scale: int, with_lpips: bool = False) -> str:
-    vals = PAPER_CERES50.get((method, scale))
-    if vals is None:
-        return "–"
-    psnr, ssim, lp = vals
-    cell = f"{psnr:.2f}/{ssim:.3f}"
-    if with_lpips and lp is not None:
-        cell += f"/{lp:.3f}"
-    return cell
+from .paths import BENCH_OUT, DEFAULT_HR_DIR, REPO_ROOT  # noqa: F401  (re-exported for the scripts)
 
 
 # ---------------------------------------------------------------------------- images
@@ -359,10 +256,37 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """A results CSV's rows (none when the file does not exist yet)."""
+    if not Path(path).is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def append_csv_row(path: Path, row: dict[str, Any], fields: list[str]) -> None:
+    """Append one finished run to a results CSV and sync it, so a crash loses at most the run in progress.
+
+    A new file gets `fields` as its header; an existing one keeps its own columns (a CSV written by an
+    older version stays readable), and a row's keys outside them are dropped.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.is_file() or path.stat().st_size == 0
+    if not new:
+        with open(path, newline="") as fh:
+            fields = next(csv.reader(fh), None) or fields
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def write_rows_csv(path: Path, rows: list[dict[str, Any]], commit: str | None) -> None:
     """A benchmark's rows as CSV, each stamped with the commit whose code produced it."""
-    import csv
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*rows[0], "git_commit"])

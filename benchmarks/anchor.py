@@ -1,8 +1,7 @@
-#!/usr/bin/env python
 """Anchor benchmark: our engine on the exact LR files the public MLMC reference code was scored on.
 
-    python benchmarks/quality.py --anchor --scales 4 --methods hacbsr mlmc --seeds 0 1 2
-    python benchmarks/anchor.py --report-only          # rebuild the table from the CSV
+    python -m benchmarks.anchor --scales 4 --methods hacbsr mlmc --seeds 0 1 2
+    python -m benchmarks.anchor --report-only          # rebuild the table from the CSV
 
 Reads ``../shared/data/mlmc-anchor/`` (or --anchor-dir) as its README says: LR = one channel of the
 RGBA PNG / 255, HR = the gray PNG / 255, the true kernel from ``kernel/<stem>.npy``; scores exactly
@@ -18,7 +17,6 @@ seconds per outer iteration.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -27,13 +25,12 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+from . import _common as C
+from .methods import METHODS, method_config
+from .paths import ANCHOR_DIR, BENCH_OUT
 
-ROOT = Path(__file__).resolve().parents[1]
-# next to the planetary HR folder (../shared/data/ of the main checkout); HACBSR_ANCHOR_DIR overrides
-DEFAULT_DIR = Path(os.environ.get("HACBSR_ANCHOR_DIR", C.DEFAULT_HR_DIR.parents[1] / "mlmc-anchor"))
-DEFAULT_CSV = ROOT / "bench_out" / "anchor" / "anchor.csv"
+DEFAULT_DIR = ANCHOR_DIR  # (next to the planetary HR folder; HACBSR_ANCHOR_DIR overrides)
+DEFAULT_CSV = BENCH_OUT / "anchor" / "anchor.csv"
 SAMPLING = "stride"  # the convention of the anchor's (stride) protocol
 # The reference code's scores (mlmc-anchor/README.md): (scale, stem) -> (bicubic PSNR-Y, SSIM-Y, MLMC PSNR-Y,
 # SSIM-Y, kernel PSNR, s per outer iteration)
@@ -44,52 +41,6 @@ REFERENCE: dict[tuple[int, str], tuple[float, float, float, float, float, float]
     (2, "ceres_dawnfc_ceres1k_0001"): (30.37, 0.7495, 34.23, 0.8648, 53.38, 1.19),
     (2, "europa_galileossi_E6ESDRKLIN01_y1152x0832"): (21.05, 0.5895, 25.31, 0.8749, 42.48, 1.33),
     (2, "moon_lrocnac_M115143943RE_cal_echo_2_2"): (23.94, 0.5388, 27.71, 0.7359, 53.38, 1.47),
-}
-# method -> (preset, overrides); "-paper" methods reproduce the paper-faithful kernel model
-METHODS: dict[str, tuple[str, dict[str, Any]] | None] = {
-    "bicubic": None,
-    "bicubic-phase": None,
-    "hacbsr": ("default", {}),
-    "hacbsr-paper": ("paper", {}),
-    "hacbsr-data-prior": ("data-prior", {}),
-    "mlmc": ("default", {"mode": "mlmc"}),
-    "mlmc-paper": ("paper", {"mode": "mlmc"}),
-    "hacbsr-ck": ("default", {"use_cks": False}),
-    "hacbsr-cl": ("default", {"use_history": False}),
-    "hacbsr-ck-cl": ("default", {"use_cks": False, "use_history": False}),
-    "hacbsr-200": ("default", {"iterations": 200}),
-    # the new kernel model's parts, one reverted at a time
-    "hacbsr-kl-fit": ("default", {"kl_weighting": "fit"}),
-    "hacbsr-cks-raw": ("default", {"cks_calibrate": False}),
-    "hacbsr-cks-independent": ("default", {"cks_same_width": False}),  # M independent candidates (before 2026-11-26)
-    "hacbsr-noise-free-cks-independent": ("noise-free", {"cks_same_width": False}),
-    "hacbsr-prior-mlmc": ("default", {"kernel_prior": "mlmc"}),
-    "hacbsr-shared-adam": ("default", {"prior_optimizer": "shared"}),
-    "hacbsr-own-adam": ("default", {"prior_optimizer": "own", "prior_lr": 3e-4}),  # x2: MLMC model, own prior Adam
-    # 1-SSIM for the whole run (noise-free data), and the parts one at a time on it
-    "hacbsr-noise-free": ("noise-free", {}),
-    "hacbsr-noise-free-cl": ("noise-free", {"use_history": False}),
-    "hacbsr-noise-free-ck": ("noise-free", {"use_cks": False}),
-    "hacbsr-noise-free-shared-adam": ("noise-free", {"prior_optimizer": "shared"}),
-    "hacbsr-theta0.1": ("default", {"theta_h": 0.1}),
-    # a weaker prior stage (prior_lr 1e-4)
-    "hacbsr-noise-free-prior-lr1e-4": ("hacbsr-kernel", {"ssim_share": 1.0, "prior_lr": 1e-4}),
-    "hacbsr-noise-free-mlmc-kernel": ("mlmc-kernel", {"ssim_share": 1.0}),  # HACBSR, MLMC's kernel model
-    "hacbsr-mlmc-kernel": ("mlmc-kernel", {}),  # ... with the default's MSE phase
-    "hacbsr-own-kernel": ("hacbsr-kernel", {}),  # HACBSR's own kernel model at every scale
-    "hacbsr-noise-free-own-kernel": ("hacbsr-kernel", {"ssim_share": 1.0}),  # (the noise-free preset before a6ecf32)
-    "hacbsr-summeta": ("default", {"meta_weighting": "sum"}),
-    "hacbsr-ssim0.6": ("default", {"ssim_share": 0.6}),  # MSE for MLMC's 119 of 300 iterations, not 219
-    # the default before the noise gate (an explicit share never gates), and the opt-in discrepancy term
-    "hacbsr-paper-share": ("default", {"ssim_share": 81 / 300}),
-    "hacbsr-discrepancy": ("default", {"discrepancy": True}),
-    "hacbsr-cl-mse": ("default", {"history_in_mse": False}),  # the history term in the 1-SSIM phase only
-    "hacbsr-history-in-mse": ("default", {"history_in_mse": True}),  # ... and in the MSE phase (before the change)
-    "hacbsr-kernel-mse": ("default", {"kernel_loss": "mse"}),  # the kernel's meta step fits MSE throughout
-    "hacbsr-kernel-data": ("default", {"kernel_loss": "data"}),  # ... the image's loss (before the change)
-    "hacbsr-kernel-scaled": ("default", {"kernel_loss": "scaled-mse"}),  # MSE's direction at 1-SSIM's size
-    "hacbsr-kernel-scaled-late": ("default", {"kernel_loss": "scaled-mse-after-share"}),  # ... after the share
-    "hacbsr-noise-free-kernel-scaled": ("noise-free", {"kernel_loss": "scaled-mse"}),
 }
 FIELDS = [
     "image",
@@ -134,21 +85,19 @@ def torch_bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
 
 
 def config_for(method: str, scale: int, seed: int, iterations: int | None, warmup: int | None):
-    from napari_hacbsr.core.config import SCHEDULES, HACBSRConfig
+    """Method `method`'s run on an anchor file: the stride convention, CPU, the fallback encoder, each mode's
+    full (paper) schedule, or a proxy `iterations` that keeps each mode's share of it (MLMC 200 : HACBSR 300)."""
+    from napari_hacbsr.core.config import SCHEDULES
 
     paper = SCHEDULES["gpu"]["iterations"]  # the full (paper) schedule, on any device
-
-    preset, overrides = METHODS[method]  # type: ignore[misc]
+    full = paper[METHODS[method].mode]
     changes: dict[str, Any] = {"scale": scale, "seed": seed, "sampling": SAMPLING, "device": "cpu"}
-    changes.update(encoder="fallback", **overrides)
-    full = overrides.get("iterations", paper[overrides.get("mode", "hacbsr")])
-    changes["iterations"] = full
-    if iterations is not None:  # a proxy schedule keeps each method's share of the full one (MLMC 200 : HACBSR 300)
+    changes.update(encoder="fallback", iterations=full)
+    if iterations is not None:
         changes["iterations"] = max(1, round(iterations * full / paper["hacbsr"]))
-    # (the 1-SSIM phase keeps the paper's share of N by the config's policy)
     if warmup is not None:
         changes["kernel_warmup"] = warmup
-    return HACBSRConfig.preset(preset, **changes)
+    return method_config(method, **changes)
 
 
 def kernel_width_of(kernel: np.ndarray) -> float:
@@ -194,13 +143,6 @@ def run_one(method: str, pair: dict[str, np.ndarray], scale: int, seed: int, arg
     return row
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def key(row: dict[str, Any]) -> tuple[str, str, str, str, str]:
     return (str(row["image"]), str(row["scale"]), str(row["method"]), str(row["seed"]), str(row.get("iterations", "")))
 
@@ -210,31 +152,24 @@ def run(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
-    done = {key(r) for r in read_rows(args.csv)}
+    done = {key(r) for r in C.read_csv_rows(args.csv)}
     commit = C.git_commit() or "unknown"
     for scale in args.scales:
         for stem in args.images or sorted({s for sc, s in REFERENCE if sc == scale}):
             pair = load_pair(args.anchor_dir, scale, stem)
             for method in args.methods:
-                seeds = [0] if method.startswith("bicubic") else args.seeds
-                for seed in seeds:
-                    iters = (
-                        ""
-                        if method.startswith("bicubic")
-                        else str(config_for(method, scale, seed, args.iterations, None).outer_iterations)
-                    )
+                engine = METHODS[method].engine
+                for seed in args.seeds if engine else [0]:  # (a baseline has no seed)
+                    iters = ""
+                    if engine:
+                        iters = str(config_for(method, scale, seed, args.iterations, None).outer_iterations)
                     base = {"image": stem, "scale": scale, "method": method, "seed": seed, "iterations": iters}
                     if key(base) in done:
                         continue
                     t0 = time.perf_counter()
                     row = {**base, **run_one(method, pair, scale, seed, args)}
                     row.update(threads=args.threads, git_commit=commit, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-                    new = not args.csv.exists()
-                    with args.csv.open("a", newline="") as fh:
-                        writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
-                        if new:
-                            writer.writeheader()
-                        writer.writerow(row)
+                    C.append_csv_row(args.csv, row, FIELDS)
                     print(
                         f"x{scale} {stem[:24]:24s} {method:14s} seed {seed} it {iters:>3s}: PSNR-Y {row['psnr_y']} "
                         f"SSIM-Y {row['ssim_y']} k_rms {row.get('k_rms', '')}/{row['k_rms_true']} "
@@ -269,6 +204,11 @@ HEADER = [
 ]
 
 
+def _order(method: str) -> int:
+    """A method's place in the tables; a retired one (an old CSV row) comes last."""
+    return list(METHODS).index(method) if method in METHODS else len(METHODS)
+
+
 def report(rows: list[dict[str, str]]) -> str:
     """Markdown per scale: each image's reference and (method, schedule) mean ± std over seeds, then the
     mean over images of the per-image means (only for runs that cover every image)."""
@@ -276,9 +216,7 @@ def report(rows: list[dict[str, str]]) -> str:
     for scale in sorted({int(r["scale"]) for r in rows}):
         at_scale = [r for r in rows if int(r["scale"]) == scale]
         stems = sorted({r["image"] for r in at_scale})
-        runs = sorted(
-            {(r["method"], r["iterations"]) for r in at_scale}, key=lambda m: (list(METHODS).index(m[0]), m[1])
-        )
+        runs = sorted({(r["method"], r["iterations"]) for r in at_scale}, key=lambda m: (_order(m[0]), m[1]))
         lines = [HEADER, ["---"] * len(HEADER)]
         means: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for stem in stems:
@@ -314,7 +252,9 @@ def report(rows: list[dict[str, str]]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.anchor", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--anchor-dir", type=Path, default=DEFAULT_DIR)
     p.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     p.add_argument("--scales", type=int, nargs="+", default=[4, 2])
@@ -346,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
         run(args)
-    rows = read_rows(args.csv)
+    rows = C.read_csv_rows(args.csv)
     print(report(rows))
     return 0
 

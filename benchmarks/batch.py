@@ -1,8 +1,7 @@
-#!/usr/bin/env python
 """Throughput of `hacbsr batch` on local Dask clusters, and the batch layer's overhead per item.
 
-    python benchmarks/batch.py                      # 6 synthetic 24² LR frames, short CPU schedule (~6 min)
-    python benchmarks/batch.py --items 12 --iterations 100   # the CPU demo schedule (slow)
+    python -m benchmarks.batch                      # 6 synthetic 24² LR frames, short CPU schedule (~6 min)
+    python -m benchmarks.batch --items 12 --iterations 100   # the CPU demo schedule (slow)
 
 Three ways over the same frames, each into a fresh output folder, after one warm-up item:
 
@@ -32,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BENCH_OUT, fmt, machine_info, markdown_table, write_json  # noqa: E402
+from ._common import BENCH_OUT, fmt, machine_info, markdown_table, write_json
 
 
 def make_frames(folder: Path, count: int, side: int) -> list[Path]:
@@ -126,7 +124,9 @@ def batch_on_cluster(paths: list[Path], work: Path, config, workers: int) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=6)
     parser.add_argument("--side", type=int, default=24, help="LR side in pixels (HR = side x scale)")
     parser.add_argument("--scale", type=int, default=2)
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)  # the same as one batch worker
     schedule = {"iterations": args.iterations, "kernel_warmup": args.kernel_warmup, "encoder": "fallback"}
-    config = HACBSRConfig(scale=args.scale, device="cpu", ssim_phase=round(81 / 300 * args.iterations), **schedule)
+    config = HACBSRConfig(scale=args.scale, device="cpu", **schedule)  # (the loss schedule: the default's share of N)
     info = machine_info("cpu")
     rows = []
     with tempfile.TemporaryDirectory(prefix="hacbsr-bench-batch-") as tmp:

@@ -1,6 +1,6 @@
 """How far two same-seed CUDA runs drift apart, and which torch switches close the gap.
 
-    CUBLAS_WORKSPACE_CONFIG=:4096:8 python benchmarks/cuda_determinism.py [--iterations 20] [--side 48]
+    CUBLAS_WORKSPACE_CONFIG=:4096:8 python -m benchmarks.cuda_determinism [--iterations 20] [--side 48]
 
 Runs the same LR image twice per setting (seed 0) and prints max |SR_a - SR_b| and the kernel's:
 "default" (torch's defaults), "cudnn" (cudnn.deterministic, no autotuning) and "all"
@@ -38,7 +38,7 @@ def pair(img: np.ndarray, kw: dict) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cuda_determinism")
     p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--side", type=int, default=48)
     args = p.parse_args()

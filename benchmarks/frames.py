@@ -8,7 +8,7 @@ options. Seam check: the mean |horizontal and vertical pixel difference| of the 
 columns inside tile overlaps, divided by the same on the other rows/columns (1.0 = no visible seam;
 a seam raises it).
 
-    OMP_NUM_THREADS=2 python benchmarks/frames.py --hr-dir ../shared/data/planetary/hr \
+    OMP_NUM_THREADS=2 python -m benchmarks.frames --hr-dir ../shared/data/planetary/hr \
         --image moon_lrocnac_M115143943RE_cal_echo_2_2.png --sizes 1000 --memory-limit 4
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import BENCH_OUT, DEFAULT_HR_DIR, git_commit, markdown_table, write_rows_csv
+from ._common import BENCH_OUT, DEFAULT_HR_DIR, git_commit, markdown_table, write_rows_csv
 
 SCHEDULE = ["--iterations", "1", "--inner-steps", "2", "--kernel-warmup", "20", "--encoder", "fallback"]
 
@@ -62,7 +62,9 @@ def seam_ratio(sr: np.ndarray, boxes: np.ndarray, scale: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.frames", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--image", default="moon_lrocnac_M115143943RE_cal_echo_2_2.png")
     parser.add_argument("--hr-dir", type=Path, default=DEFAULT_HR_DIR, help="folder of the frame")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000])

@@ -11,7 +11,7 @@ image (encoder "fallback", CPU) records the process's resident memory before the
 by least squares and prints the coefficients to paste into `core/resources.py` (CPU_MODEL), plus a
 table and a CSV (bench_out/memory.csv, with the git commit).
 
-    OMP_NUM_THREADS=2 python benchmarks/memory.py --sizes 64 128 192 --scale 2
+    OMP_NUM_THREADS=2 python -m benchmarks.memory --sizes 64 128 192 --scale 2
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from _common import BENCH_OUT, _proc_status_kb, git_commit, markdown_table, write_rows_csv
+from ._common import BENCH_OUT, REPO_ROOT, _proc_status_kb, git_commit, markdown_table, write_rows_csv
 
 
 def child(lr_side: int, scale: int) -> None:
@@ -75,7 +75,9 @@ def child(lr_side: int, scale: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.memory", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 192], help="LR sides to measure")
     parser.add_argument("--scale", type=int, default=2)
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
@@ -86,10 +88,11 @@ def main() -> None:
     rows = []
     for side in args.sizes:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(side), "--scale", str(args.scale)],
+            [sys.executable, "-m", "benchmarks.memory", "--child", str(side), "--scale", str(args.scale)],
             capture_output=True,
             text=True,
             check=True,
+            cwd=REPO_ROOT,  # (where `benchmarks` is the package)
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     hr = np.array([r["hr_px"] for r in rows], float)

@@ -1,7 +1,6 @@
-#!/usr/bin/env python
 """Can the LR image's own noise estimate tell noise-free from noisy data? (issue 8)
 
-    python benchmarks/noise_level.py
+    python -m benchmarks.noise_level
 
 1-SSIM for the whole run is best on noise-free data and fits the noise of noisy data, so a run picks
 its loss schedule from the LR's noise level (`core.noise`, the gate `config.NOISE_GATE`). This prints,
@@ -18,15 +17,14 @@ docs/algorithm.md ("The loss schedule's gate") reads the result.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
-import anchor as A  # noqa: E402
-import quality as Q  # noqa: E402
+from . import _common as C
+from . import anchor as A
+from .lr_cache import LRCache
+from .quality_settings import CPU_IMAGES, DEFAULT_NOISE_MAX
 
 ANCHOR_STEMS = (
     "ceres_dawnfc_ceres1k_0001",
@@ -39,7 +37,7 @@ HELDOUT_STEMS = (
     "europa_galileossi_C0374649039R",
     "moon_lrocnac_M1183658592LE_cal_echo_23_0",
 )
-CROP = 96  # the CPU tier's crop (quality.PRESETS["cpu"])
+CROP = 96  # the CPU tier's crop (quality_settings.PRESETS["cpu"])
 
 
 def estimator():
@@ -52,15 +50,19 @@ def estimator():
 
 
 def simulated(stem: str, scale: int, protocol: str, noise_max: float, seed: int = 0) -> tuple[np.ndarray, float]:
-    """The LR image quality.py builds (and caches) for (stem, scale, seed; 8-bit) and its true noise σ."""
+    """The LR image the quality benchmark builds (and caches) for (stem, scale, seed; 8-bit) and its true noise σ."""
     path = next(p for p in C.DEFAULT_HR_DIR.iterdir() if p.stem == stem)
-    settings = {"protocol": protocol, "crop": CROP, "noise_max": noise_max, "kernel_noise": 0.0, "quantize": True}
-    pair = Q.get_lr(argparse.Namespace(cache_dir=C.BENCH_OUT / "lr_cache", **settings), path, scale, seed)
+    cache = LRCache(C.BENCH_OUT / "lr_cache", protocol, CROP, noise_max, kernel_noise=0.0, quantize=True)
+    pair = cache.pair(path, scale, seed)
     return pair["lr"], float(pair["params"]["noise_sigma"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.noise_level",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--csv", type=Path, default=C.BENCH_OUT / "noise_level.csv")
     args = p.parse_args(argv)
     from napari_hacbsr.core.config import NOISE_GATE, HACBSRConfig
@@ -102,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                 add("held-out (stride, noise-free)", stem, scale, lr, sigma, seed)
     for scale in (2, 3, 4):
         for seed in (0, 1, 2):
-            for stem in Q.CPU_IMAGES:
-                lr, sigma = simulated(stem, scale, "bicubic", Q.DEFAULT_NOISE_MAX, seed)
+            for stem in CPU_IMAGES:
+                lr, sigma = simulated(stem, scale, "bicubic", DEFAULT_NOISE_MAX, seed)
                 add("bicubic protocol, σ ~ U(0, 10/255)", stem, scale, lr, sigma, seed)
     C.print_and_write_rows(args.csv, rows)
     C.print_and_write_rows(args.csv.with_name(args.csv.stem + "_white.csv"), white_noise_scatter())

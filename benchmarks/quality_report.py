@@ -1,4 +1,4 @@
-"""Tables and figures of the quality benchmark (benchmarks/quality.py writes the rows; this reads them).
+"""Tables and figures of the quality benchmark (`benchmarks.quality` writes the rows; this reads them).
 
 Markdown in the paper's Table I / III layout per scale, the PSNR-gain figure, the visual grid and the
 bias/shift diagnostics, from `results.csv` and the cached LR sets.
@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-import _common as C
-import quality as Q
+from . import _common as C
+from .methods import METHODS, label, paper_cell
+from .quality_settings import lr_cache, run_settings
 
 
 def _mean(values: list[float]) -> float:
@@ -85,15 +86,15 @@ def report_markdown(summary: dict[int, dict[str, Any]], settings: dict[str, Any]
     scales = sorted(summary)
     # Table I layout
     if scales:
-        methods = [m for m in C.METHODS if any(m in summary[s]["methods"] for s in scales)]
+        methods = [m for m in METHODS if any(m in summary[s]["methods"] for s in scales)]
         header = ["Method"] + [f"×{s} ours PSNR/SSIM (Y)" for s in scales] + [f"×{s} paper (Ceres-50)" for s in scales]
         rows = []
         for m in methods:
-            cells = [C.LABELS[m]]
+            cells = [label(m)]
             for s in scales:
                 st = summary[s]["stats"].get(m)
                 cells.append(f"{C.fmt(st['psnr_y'])}/{C.fmt(st['ssim_y'], 3)}" if st else "–")
-            cells += [C.paper_cell(m, s) for s in scales]
+            cells += [paper_cell(m, s) for s in scales]
             rows.append(cells)
         lines += [
             "## Table I layout (our data vs the paper's Ceres-50 figures)",
@@ -130,7 +131,7 @@ def report_markdown(summary: dict[int, dict[str, Any]], settings: dict[str, Any]
                 psnr += f" ± {st['psnr_y_sd_seeds']:.2f}"
             rows.append(
                 [
-                    C.LABELS[m],
+                    label(m),
                     psnr,
                     C.fmt(st["ssim_y"], 3),
                     C.fmt(st["psnr_gray"]),
@@ -141,7 +142,7 @@ def report_markdown(summary: dict[int, dict[str, Any]], settings: dict[str, Any]
                     C.fmt(st["kernel_psnr"]) if np.isfinite(st["kernel_psnr"]) else "–",
                     C.fmt(st["wall_s"], 1),
                     C.fmt(st["peak_mem_mb"], 0),
-                    C.paper_cell(m, s, with_lpips=True),
+                    paper_cell(m, s, with_lpips=True),
                 ]
             )
         lines += [C.markdown_table(header, rows), ""]
@@ -149,13 +150,13 @@ def report_markdown(summary: dict[int, dict[str, Any]], settings: dict[str, Any]
         devs = sorted({st["device"] for st in sm["stats"].values() if st["device"]})
         lines += [f"Encoder(s): {', '.join(encs) or '–'}; device(s): {', '.join(devs) or '–'}.", ""]
         # per-image PSNR-Y
-        header = ["image", "body"] + [C.LABELS[m] for m in sm["methods"]]
+        header = ["image", "body"] + [label(m) for m in sm["methods"]]
         rows = []
         for key in sm["pairs"]:
             r0 = sm["stats"][sm["methods"][0]]["rows"][sm["pairs"].index(key)]
-            label = key[0] if sm["n_seeds"] == 1 else f"{key[0]} (seed {key[1]})"
+            image = key[0] if sm["n_seeds"] == 1 else f"{key[0]} (seed {key[1]})"
             rows.append(
-                [label, r0["body"]]
+                [image, r0["body"]]
                 + [C.fmt(sm["stats"][m]["rows"][sm["pairs"].index(key)]["psnr_y"]) for m in sm["methods"]]
             )
         lines += [
@@ -192,7 +193,7 @@ def diagnostics_markdown(args: argparse.Namespace, summary: dict[int, dict[str, 
             biases, plain, unbiased, shifted, shifts = [], [], [], [], []
             for image, seed in sm["pairs"]:
                 png = args.out / "images" / f"x{s}" / m / f"{image}_seed{seed}.png"
-                npz = Q.cache_key_dir(args, s, seed) / f"{image}.npz"
+                npz = lr_cache(args).folder(s, seed) / f"{image}.npz"
                 if not (png.is_file() and npz.is_file()):
                     continue
                 sr = C.load_gray01(png)
@@ -212,7 +213,7 @@ def diagnostics_markdown(args: argparse.Namespace, summary: dict[int, dict[str, 
             rows.append(
                 [
                     f"×{s}",
-                    C.LABELS[m],
+                    label(m),
                     str(len(plain)),
                     f"{np.mean(biases):+.2f}",
                     C.fmt(np.mean(plain)),
@@ -263,8 +264,8 @@ def plot_gain(summary: dict[int, dict[str, Any]], path: Path) -> None:
                 x + (j - (len(methods) - 1) / 2) * width,
                 gains,
                 width,
-                label=C.LABELS[m],
-                color=f"C{list(C.METHODS).index(m) - 1}",
+                label=label(m),
+                color=f"C{list(METHODS).index(m) - 1}",
             )
         ax.axhline(0, color="k", lw=0.8)
         bodies = [sm["stats"]["bicubic"]["rows"][i]["body"] for i in range(len(pairs))]
@@ -314,7 +315,7 @@ def plot_grid(
     for ax in axes.ravel():
         ax.axis("off")
     for r, s in enumerate(scales):
-        key = Q.cache_key_dir(args, s, seed)
+        key = lr_cache(args).folder(s, seed)
         npz = key / f"{stem}.npz"
         if not npz.is_file():
             continue
@@ -332,13 +333,13 @@ def plot_grid(
             img_dir = args.out / "images" / f"x{s}" / m
             png = img_dir / f"{stem}_seed{seed}.png"
             if not png.is_file():
-                panels.append((C.LABELS[m] + " (missing)", np.zeros_like(hr), None))
+                panels.append((label(m) + " (missing)", np.zeros_like(hr), None))
                 continue
             sr = C.load_gray01(png)
             kfile = img_dir / f"{stem}_seed{seed}_kernel.npy"
             k = np.load(kfile) if kfile.is_file() else None
             row = rows.get(m)
-            t = C.LABELS[m] + (f"\n{float(row['psnr_y']):.2f} dB" if row else "")
+            t = label(m) + (f"\n{float(row['psnr_y']):.2f} dB" if row else "")
             panels.append((t, sr, k))
         panels.append(("GT (HR)", hr, k_gt))
         kmax = max(float(p[2].max()) for p in panels if p[2] is not None)
@@ -358,13 +359,14 @@ def plot_grid(
 
 def build_report(args: argparse.Namespace) -> Path | None:
     csv_path = args.out / "results.csv"
-    rows = Q.read_rows(csv_path)
+    rows = C.read_csv_rows(csv_path)
     if not rows:
         print(f"[quality] no rows in {csv_path}; nothing to report")
         return None
     cfg_path = args.out / "run_config.json"
-    settings = json.loads(cfg_path.read_text()) if cfg_path.is_file() else Q.run_settings(args)
-    methods = [m for m in C.METHODS if any(r["method"] == m for r in rows)]
+    settings = json.loads(cfg_path.read_text()) if cfg_path.is_file() else run_settings(args)
+    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    retired = sorted({r["method"] for r in rows} - set(METHODS))
     summary = summarise(rows, methods)
     title = f"HACBSR quality benchmark — preset `{settings.get('preset', args.preset)}`"
     md = report_markdown(summary, settings, title)
@@ -374,6 +376,8 @@ def build_report(args: argparse.Namespace) -> Path | None:
         if len(commits) > 1
         else ".\n"
     )
+    if retired:  # methods no longer in benchmarks/methods.py: their rows replay at the commit they record
+        md += f"\nRows of retired methods left out: {', '.join(retired)}.\n"
     if args.diagnostics:
         try:
             md += "\n" + diagnostics_markdown(args, summary)

@@ -1,8 +1,7 @@
-#!/usr/bin/env python
 """Speed and memory benchmark of the HACBSR engine, stage by stage.
 
-    python benchmarks/speed.py                       # CPU: HR 64..256, ×4, fp32 + bf16
-    python benchmarks/speed.py --device cuda --sizes 64 128 256 512 1024
+    python -m benchmarks.speed                       # CPU: HR 64..256, ×4, fp32 + bf16
+    python -m benchmarks.speed --device cuda --sizes 64 128 256 512 1024
 
 For each (variant, HR size, precision) a fresh worker process builds the engine's own `Solver`
 (`napari_hacbsr.core.engine`, which has one method per stage) on a synthetic LR image and times:
@@ -21,7 +20,7 @@ For each (variant, HR size, precision) a fresh worker process builds the engine'
 Timings are medians over --repeats calls after --warmup calls (CUDA synchronised). Memory is the
 worker's peak over the timed loop: CUDA max allocated, or the process's peak RSS on CPU (also given
 above the RSS measured right before the solver was built). Results: speed.csv, speed.md, speed.json
-in --out (default bench_out/speed/<device>).
+in --out (default bench_out/speed/<device>), with the commit; the tables: `benchmarks.speed_report`.
 """
 
 from __future__ import annotations
@@ -37,19 +36,11 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
-from napari_hacbsr.core.config import ENCODERS, PRECISIONS  # noqa: E402
+from napari_hacbsr.core.config import ENCODERS, PRECISIONS
 
-# variant -> HACBSRConfig overrides. "hacbsr" uses the encoder the run would use here (CLIP when
-# its weights load, else the labelled fallback); "hacbsr-clip-arch" forces the real ViT-B/32
-# architecture with random weights, which costs what CLIP costs (timing only, never for quality).
-VARIANTS: dict[str, dict[str, Any]] = {
-    "hacbsr": {"mode": "hacbsr"},
-    "hacbsr-clip-arch": {"mode": "hacbsr", "encoder": "clip", "clip_pretrained": "none"},
-    "mlmc": {"mode": "mlmc"},
-}
-STAGES = ("bare_dip_step", "image_step", "fc_term", "kl_stage", "meta_update", "history_update", "outer_iteration")
+from . import _common as C
+from .methods import method_config
+from .speed_report import STAGES, VARIANTS, ms, report
 
 
 # ---------------------------------------------------------------------------- worker
@@ -77,7 +68,6 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
-    from napari_hacbsr.core.config import HACBSRConfig
     from napari_hacbsr.core.degradation import forward_model
     from napari_hacbsr.core.device import resolve_device
     from napari_hacbsr.core.engine import Solver
@@ -87,13 +77,15 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(int(spec["threads"]))
     scale, size = int(spec["scale"]), int(spec["size"])
     device = resolve_device(spec["device"])
-    overrides = dict(VARIANTS[spec["variant"]])
+    method, overrides = VARIANTS[spec["variant"]]
+    overrides = dict(overrides)
     if spec["variant"] == "hacbsr" and spec.get("encoder"):
         overrides["encoder"] = spec["encoder"]
     # the MSE data term with the history term on (the paper's; HACBSR's default drops it in the MSE phase):
     # the costliest image step the loop can take
-    base = {"kernel_warmup": 0, "ssim_phase": 0, "history_in_mse": True}
-    cfg = HACBSRConfig(scale=scale, seed=0, device=str(device), precision=spec["precision"], **{**base, **overrides})
+    base = {"kernel_warmup": 0, "ssim_share": 0.0, "history_in_mse": True}
+    precision = spec["precision"]
+    cfg = method_config(method, scale=scale, seed=0, device=str(device), precision=precision, **base, **overrides)
     rng = np.random.default_rng(0)
     lr_side = size // scale
     yy, xx = np.mgrid[0:lr_side, 0:lr_side] / max(1, lr_side)
@@ -201,7 +193,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- driver
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog="python -m benchmarks.speed",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
     p.add_argument(
@@ -238,9 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_worker_process(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    cmd = [sys.executable, "-m", "benchmarks.speed", "--worker", json.dumps(spec)]
+    try:  # (from the repository root, where `benchmarks` is the package)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=C.REPO_ROOT)
     except subprocess.TimeoutExpired:
         return {**spec, "error": f"timeout after {timeout:.0f} s"}
     for line in reversed(proc.stdout.strip().splitlines()):
@@ -248,153 +242,6 @@ def run_worker_process(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
             return json.loads(line)
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
     return {**spec, "error": " | ".join(tail) or f"exit {proc.returncode}"}
-
-
-def ms(v: Any) -> str:
-    try:
-        return f"{1000 * float(v):.1f}"
-    except (TypeError, ValueError):
-        return "–"
-
-
-def report(results: list[dict[str, Any]], info: dict[str, Any], args: argparse.Namespace) -> str:
-    ok = [r for r in results if "error" not in r]
-    lines = [
-        "# HACBSR speed and memory benchmark",
-        "",
-        f"Machine: {info['host_cpu']} ({info['cpu_count']} logical CPUs, torch threads "
-        f"{info['torch_threads']}), GPU: {info['gpu'] or 'none'}; torch {info['torch']}, python "
-        f"{info['python']}; commit {info['git_commit']}; {info['date']}.",
-        f"Scale ×{args.scale}; stages: median of {args.repeats} timed calls after {args.warmup} warm-up "
-        f"calls; bare step and outer iteration: median of {args.rounds} interleaved rounds; "
-        "times in ms; memory in MiB (CPU: whole-process peak RSS and the part above the RSS before the "
-        "solver was built; CUDA: max allocated).",
-        "",
-    ]
-    header = [
-        "variant",
-        "precision",
-        "HR",
-        "encoder",
-        "bare DIP step",
-        "image step",
-        "f_c term",
-        "KL/MCMC stage",
-        "meta update",
-        "history update",
-        "inner step (amortised)",
-        "ratio vs bare",
-        "peak mem",
-        "mem above start",
-    ]
-    rows = []
-    for r in sorted(ok, key=lambda r: (list(VARIANTS).index(r["variant"]), r["precision"], r["hr_side"])):
-        rows.append(
-            [
-                r["variant"],
-                r["precision"],
-                f"{r['hr_side']}²",
-                r["encoder"],
-                ms(r["bare_dip_step"]),
-                ms(r["image_step"]),
-                ms(r["fc_term"]),
-                ms(r["kl_stage"]),
-                ms(r["meta_update"]),
-                ms(r["history_update"]),
-                ms(r["inner_step_amortised"]),
-                f"{r['ratio_vs_bare']:.2f}",
-                C.fmt(r["peak_mem_mb"], 0),
-                C.fmt(r["mem_above_start_mb"], 0),
-            ]
-        )
-    lines += ["## Per stage and per size", "", C.markdown_table(header, rows), ""]
-    # breakdown of one amortised inner step at the largest size, per variant (fp32)
-    for variant in VARIANTS:
-        cand = [r for r in ok if r["variant"] == variant and r["precision"] == "fp32"]
-        if not cand:
-            continue
-        r = max(cand, key=lambda r: r["hr_side"])
-        p = r["inner_steps"]
-        calls = r["calls_per_outer"]
-        parts = [
-            ("bare DIP step (floor)", r["bare_dip_step"] * calls["image_step"]),
-            (
-                "image-step extras (HL, f_c term, kernel-side loss)",
-                (r["image_step"] - r.get("bare_dip_step_single", r["bare_dip_step"])) * calls["image_step"],
-            ),
-            ("KL (HACBSR) / MCMC (MLMC) stage", r["kl_stage"] * calls["kl_stage"]),
-            ("meta update", r["meta_update"] * calls["meta_update"]),
-            ("history update", r["history_update"] * calls["history_update"]),
-        ]
-        accounted = sum(v for _, v in parts)
-        parts.append(("other (loop overhead, re-reading k; timing noise)", r["outer_iteration"] - accounted))
-        total = r["outer_iteration"]
-        rows = [[name, ms(v / p), f"{100 * v / total:.0f}%"] for name, v in parts]
-        rows.append(["**inner step (amortised)**", f"**{ms(total / p)}**", "100%"])
-        rows.append(["ratio vs bare DIP step", f"**{r['ratio_vs_bare']:.2f}**", "target ≤ 1.3"])
-        lines += [
-            f"## Breakdown of one amortised inner step — {variant}, HR {r['hr_side']}², fp32, encoder {r['encoder']}",
-            "",
-            f"Per outer iteration: {calls['image_step']} image steps, {calls['kl_stage']} KL/MCMC "
-            "stage, "
-            f"{calls['meta_update']:.2g} meta updates, {calls['history_update']:.2g} history updates; "
-            f"the f_c term (alone: {ms(r['fc_term'])} ms) is inside each image step.",
-            "",
-            C.markdown_table(["part", "ms per inner step", "share"], rows),
-            "",
-        ]
-    # precision comparison
-    pairs = []
-    for r in ok:
-        if r["precision"] != "bf16":
-            continue
-        base = next(
-            (
-                b
-                for b in ok
-                if b["variant"] == r["variant"] and b["hr_side"] == r["hr_side"] and b["precision"] == "fp32"
-            ),
-            None,
-        )
-        if base:
-            speedup = base["inner_step_amortised"] / r["inner_step_amortised"]
-            pairs.append(
-                [
-                    r["variant"],
-                    f"{r['hr_side']}²",
-                    ms(base["inner_step_amortised"]),
-                    ms(r["inner_step_amortised"]),
-                    f"{speedup:.2f}×",
-                    C.fmt(base["peak_mem_mb"], 0),
-                    C.fmt(r["peak_mem_mb"], 0),
-                ]
-            )
-    if pairs:
-        lines += [
-            "## fp32 vs bf16 (autocast of the generator forward)",
-            "",
-            C.markdown_table(
-                [
-                    "variant",
-                    "HR",
-                    "fp32 inner step (ms)",
-                    "bf16 inner step (ms)",
-                    "bf16 speed-up",
-                    "fp32 peak mem",
-                    "bf16 peak mem",
-                ],
-                pairs,
-            ),
-            "",
-        ]
-    errors = [r for r in results if "error" in r]
-    if errors:
-        lines += (
-            ["## Not measured", ""]
-            + [f"- {r['variant']} {r['precision']} HR {r['size']}²: {r['error']}" for r in errors]
-            + [""]
-        )
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -478,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss_before_mb",
         "mem_above_start_mb",
         "error",
+        "git_commit",
     ]
     import csv
 
@@ -485,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in results:
-            w.writerow({**r, "hr_side": r.get("hr_side", r.get("size"))})
+            w.writerow({**r, "hr_side": r.get("hr_side", r.get("size")), "git_commit": info["git_commit"]})
     print(md)
     print(f"[speed] wrote {out / 'speed.md'}, speed.csv, speed.json")
     return 0

@@ -1,11 +1,10 @@
-#!/usr/bin/env python
 """Per-iteration trace of one anchor run: where the kernel and the picture are best, and what the
 final-output choices (last iterate, output EMA, the history network) would score.
 
-    python benchmarks/trajectory.py --scale 4 --image ceres_dawnfc_ceres1k_0001 --method hacbsr --seed 0
+    python -m benchmarks.trajectory --scale 4 --image ceres_dawnfc_ceres1k_0001 --method hacbsr --seed 0
 
 Drives `core.engine.Solver` stage by stage (the same calls `iterate` makes) on an anchor pair
-(benchmarks/anchor.py) and writes one CSV row per outer iteration: PSNR-Y/SSIM-Y of the current
+(benchmarks.anchor) and writes one CSV row per outer iteration: PSNR-Y/SSIM-Y of the current
 output and of the averaged outputs, kernel PSNR and RMS radius against the true kernel. Outputs are
 scored as the reference was (core.metrics.evaluate_sr). The trace is what docs/benchmarks.md's
 "where the run is best" section is built from.
@@ -17,17 +16,15 @@ import argparse
 import csv
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
-import anchor as A  # noqa: E402
+from . import _common as C
+from . import anchor as A
+from .methods import ENGINE_METHODS
 
-ROOT = Path(__file__).resolve().parents[1]
 EMA_DECAYS = (0.9, 0.97)
 
 
@@ -96,13 +93,17 @@ def trace(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.trajectory",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--image", required=True)
-    p.add_argument("--method", default="hacbsr", choices=[m for m in A.METHODS if not m.startswith("bicubic")])
+    p.add_argument("--method", default="hacbsr", choices=ENGINE_METHODS)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--iterations", type=int, default=None, help="proxy schedule (as anchor.py)")
-    p.add_argument("--csv", type=Path, default=ROOT / "bench_out" / "anchor" / "trajectory.csv")
+    p.add_argument("--iterations", type=int, default=None, help="proxy schedule (as benchmarks.anchor)")
+    p.add_argument("--csv", type=Path, default=C.BENCH_OUT / "anchor" / "trajectory.csv")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides (JSON values)")
     args = p.parse_args(argv)

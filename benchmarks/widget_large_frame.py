@@ -1,6 +1,6 @@
 """The 2000×2000 case in the real widget: estimate before Run, a tiled run, Stop, napari alive.
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/widget_large_frame.py \
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m benchmarks.widget_large_frame \
         ../shared/data/planetary/hr
 
 Builds a 2000×2000 mosaic of four 1000² LROC NAC frames, opens it in napari, docks the widget, prints
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
+
+from ._common import git_commit  # noqa: E402
 
 FRAMES = (
     "moon_lrocnac_M115143943RE_cal_echo_2_2.png",
@@ -78,9 +79,7 @@ def main(hr_dir: str, out: str = "bench_out/widget_large_frame.csv") -> None:
     alive = viewer.window._qt_window.isVisible() and "lroc_2000" in viewer.layers
     sr = viewer.layers[run.sr_name].data if run.sr_name in viewer.layers else None
     row = {
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
+        "commit": git_commit(),  # (with "+dirty-src" when src/ has uncommitted changes)
         "frame": "2000x2000 (4 LROC NAC 1000² frames)",
         "scale": 2,
         "estimate_before_run": estimate,

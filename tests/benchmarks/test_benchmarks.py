@@ -1,4 +1,4 @@
-"""Smoke tests of the benchmark harness (benchmarks/quality.py, benchmarks/speed.py).
+"""Smoke tests of the benchmark harness (benchmarks.quality, benchmarks.speed).
 
 Tiny synthetic HR images in tmp_path, one scale, bicubic + one engine method at 2 iterations:
 checks the CSV and Markdown content, the LR cache, and that a re-run resumes instead of
@@ -8,7 +8,6 @@ recomputing. Fast (seconds) on CPU.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -16,19 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def quality():
-    return _load("quality")
+    from benchmarks import quality
+
+    return quality
 
 
 @pytest.fixture
@@ -107,6 +99,9 @@ def test_quality_smoke_csv_markdown_and_resume(quality, hr_dir, tmp_path, monkey
     assert all(r["iterations"] == "2" and r["device"] == "cpu" for r in engine_rows)
     assert all(r["encoder"].startswith("fallback") for r in engine_rows)
     assert {r["body"] for r in rows} == {"Ceres", "Moon"}
+    assert all(r["git_commit"] for r in rows)  # every row names the code that made it
+    run = json.loads((out / "runs" / "x2" / "hacbsr" / "ceres_a_seed0.json").read_text())
+    assert "benchmarks.quality" in json.dumps(run)  # the provenance names the benchmark and its method
 
     # LR cache: one npz + params JSON per image, keyed by protocol/crop/noise/scale/seed
     cached = sorted((tmp_path / "cache").rglob("*.json"))
@@ -167,8 +162,23 @@ def test_quality_refuses_to_mix_settings(quality, hr_dir, tmp_path):
     assert len(rows) == 2 and {r["protocol"] for r in rows} == {"stride"}
 
 
+def test_quality_report_leaves_out_rows_of_retired_methods(quality, hr_dir, tmp_path):
+    """An old CSV with a method no longer in benchmarks/methods.py still reports, and says what it left out."""
+    out = tmp_path / "out"
+    argv = _argv(hr_dir, out, "--methods", "bicubic")
+    assert quality.main(argv) == 0
+    rows = _rows(out / "results.csv")
+    with open(out / "results.csv", "a", newline="") as fh:
+        csv.DictWriter(fh, fieldnames=list(rows[0])).writerow({**rows[0], "method": "hacbsr-kernel-mse"})
+    assert quality.main([*argv, "--report-only"]) == 0
+    md = (out / "results.md").read_text()
+    assert "Rows of retired methods left out: hacbsr-kernel-mse." in md
+    assert "| Bicubic |" in md and "hacbsr-kernel-mse |" not in md
+
+
 def test_speed_worker_and_report_smoke():
-    speed = _load("speed")
+    from benchmarks import speed
+
     spec = {
         "variant": "hacbsr",
         "size": 48,
@@ -196,7 +206,7 @@ def test_speed_worker_and_report_smoke():
     assert res["bare_dip_step"] > 0 and res["ratio_vs_bare"] > 0
     assert res["encoder"].startswith("fallback") and res["calls_per_outer"]["image_step"] == 5
     args = speed.build_parser().parse_args(["--sizes", "48", "--scale", "2"])
-    md = speed.report(
+    md = speed.report(  # (benchmarks.speed_report's, as speed.py calls it)
         [res, {**spec, "variant": "mlmc", "error": "timeout"}],
         {
             "host_cpu": "cpu",

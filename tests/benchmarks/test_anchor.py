@@ -1,22 +1,15 @@
-"""Smoke test of benchmarks/anchor.py on a tiny anchor-shaped folder made here (not the shared data)."""
+"""Smoke tests of benchmarks.anchor on a tiny anchor-shaped folder made here (not the shared data)."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_anchor():
-    spec = importlib.util.spec_from_file_location("_bench_anchor", ROOT / "benchmarks" / "anchor.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmarks import anchor
 
 
 def _anchor_folder(tmp_path: Path, stem: str, scale: int) -> tuple[Path, np.ndarray]:
@@ -42,7 +35,6 @@ def _anchor_folder(tmp_path: Path, stem: str, scale: int) -> tuple[Path, np.ndar
 
 
 def test_anchor_benchmark_rows_resume_and_report(tmp_path, capsys):
-    anchor = _load_anchor()
     folder, kernel = _anchor_folder(tmp_path, "tiny_moon", 2)
     out = tmp_path / "anchor.csv"
     argv = ["--anchor-dir", str(folder), "--csv", str(out), "--scales", "2", "--images", "tiny_moon"]
@@ -71,33 +63,60 @@ def test_anchor_benchmark_rows_resume_and_report(tmp_path, capsys):
     assert len(list(csv.DictReader(out.open()))) == 4
 
 
+def test_anchor_report_keeps_rows_of_retired_methods_last():
+    """An old CSV's rows of a method no longer in the table still report (after today's), never crash."""
+    rows = [
+        {
+            "image": "a",
+            "scale": "2",
+            "method": m,
+            "seed": "0",
+            "iterations": "2",
+            "psnr_y": p,
+            "ssim_y": "0.5",
+            "k_rms_true": "1.0",
+        }
+        for m, p in (("hacbsr-kernel-mse", "30.0"), ("hacbsr", "31.0"))
+    ]
+    text = anchor.report(rows)
+    assert text.index("| a | hacbsr | 2 |") < text.index("| a | hacbsr-kernel-mse | 2 |")
+    assert "| **mean of images** | hacbsr-kernel-mse | 2 |  | 30.00 |" in text
+
+
 def test_anchor_configs_use_the_stride_convention_and_presets():
-    anchor = _load_anchor()
     paper = anchor.config_for("hacbsr-paper", 4, 1, None, None)
     default = anchor.config_for("hacbsr", 4, 1, None, None)
     mlmc = anchor.config_for("mlmc", 4, 1, 60, None)
     assert paper.sampling == default.sampling == mlmc.sampling == "stride"
-    assert paper.kernel_prior == mlmc.for_device("cpu").kernel_prior == "mlmc"
-    assert default.for_device("cpu").kernel_prior == "data"  # the engine's own HACBSR model
-    assert (paper.outer_iterations, mlmc.outer_iterations) == (300, 40)  # proxies keep MLMC's 2/3
-    lead = anchor.config_for("hacbsr-noise-free-mlmc-kernel", 2, 0, None, None).for_device("cpu")
-    assert (lead.kernel_prior, lead.prior_optimizer, lead.ssim_iterations) == ("mlmc", "shared", 300)
+    assert (paper.seed, paper.scale, paper.device, paper.encoder) == (1, 4, "cpu", "fallback")
+    assert (paper.outer_iterations, default.outer_iterations, mlmc.outer_iterations) == (300, 300, 40)
+    assert mlmc.mode == "mlmc"  # (proxies keep MLMC's 2/3 of HACBSR's N)
+    assert anchor.config_for("hacbsr", 2, 0, None, 7).kernel_warmup == 7
+    assert paper.history_in_mse is True and default.history_in_mse is None  # the preset's, the mode's
 
 
-def test_kernel_gradients_probe_writes_one_row_per_probed_iteration(tmp_path, capsys, monkeypatch):
-    spec = importlib.util.spec_from_file_location("_bench_kgrad", ROOT / "benchmarks" / "kernel_gradients.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_anchor_pins_one_kernel_model_per_method():
+    """Needs the RunPlan change's `kernel_model` field (fails before the lead's core change is merged)."""
+    assert anchor.config_for("hacbsr-mlmc-kernel", 4, 0, None, None).kernel_model == "mlmc"
+    assert anchor.config_for("hacbsr-own-kernel", 2, 0, None, None).kernel_model == "hacbsr"
+    assert anchor.config_for("hacbsr", 2, 0, None, None).kernel_model is None  # the rule picks by scale
+
+
+def test_anchor_refuses_a_retired_method(capsys):
+    with pytest.raises(SystemExit):
+        anchor.main(["--methods", "hacbsr-kernel-mse", "--report-only", "--csv", "/nonexistent.csv"])
+    assert "invalid choice: 'hacbsr-kernel-mse'" in capsys.readouterr().err
+
+
+def test_trajectory_writes_one_row_per_outer_iteration(tmp_path, monkeypatch):
+    from benchmarks import trajectory
+
     folder, _ = _anchor_folder(tmp_path, "tiny_moon", 2)
-    monkeypatch.setattr(module.A, "DEFAULT_DIR", folder)  # (the shared `anchor` module: undone after the test)
-    out = tmp_path / "grads.csv"
-    assert module.main(["--image", "tiny_moon", "--at", "0", "2", "--csv", str(out)]) == 0
+    monkeypatch.setattr(anchor, "DEFAULT_DIR", folder)
+    out = tmp_path / "trace.csv"
+    argv = ["--scale", "2", "--image", "tiny_moon", "--method", "hacbsr-ck", "--iterations", "2", "--csv", str(out)]
+    assert trajectory.main([*argv, "--set", "kernel_warmup=3"]) == 0
     rows = list(csv.DictReader(out.open()))
-    assert [r["iteration"] for r in rows] == ["0", "2"]
-    for row in rows:
-        prior, ssim, mse, scaled = (float(row[k]) for k in ("prior", "one_minus_ssim", "mse", "scaled_mse"))
-        assert min(prior, ssim, mse, scaled) > 0
-        # scaled MSE: MSE's gradient times 1-SSIM / MSE (> 1 on [0, 1] data), so larger than MSE's
-        assert scaled > 3 * mse
-        assert row["git_commit"]
-    assert "iteration=2" in capsys.readouterr().out
+    assert [r["iteration"] for r in rows] == ["1", "2"]
+    assert {r["method"] for r in rows} == {"hacbsr-ck kernel_warmup=3"}
+    assert all(float(r["psnr_y"]) > 10 and float(r["k_rms"]) > 0 and r["git_commit"] for r in rows)
