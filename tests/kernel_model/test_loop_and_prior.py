@@ -1,6 +1,8 @@
-"""The loop's cadence, the warm-up's effect on G_k, CKS thresholds that act, and the presets."""
+"""The loop's cadence, the warm-up's effect on G_k, CKS thresholds that act, the kernel models and the presets."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -12,15 +14,20 @@ from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.degradation import KernelSampler
 from napari_hacbsr.core.engine import Solver, prepare_image
 from napari_hacbsr.core.metrics import kernel_width
-from napari_hacbsr.core.presets import PRESETS
+from napari_hacbsr.core.plan import resolve
+from napari_hacbsr.core.presets import PRESETS, preset
 from napari_hacbsr.core.sampling import kernel_centre
 
 
-def _solver(scale: int = 2, **changes) -> Solver:
+def _solver(scale: int = 2, kernel: dict | None = None, **changes) -> Solver:
+    """A CPU solver on a 17² LR; `kernel`: changes to the resolved kernel model (fields of KernelModel)."""
     lr = np.random.default_rng(0).random((17, 17)).astype(np.float32)  # 34 px HR at ×2: the smallest net
     base = {"scale": scale, "encoder": "fallback", "device": "cpu", "kernel_warmup": 0}
-    cfg = HACBSRConfig(**{**base, **changes})
-    return Solver(prepare_image(lr, scale), cfg, torch.device("cpu"))
+    prepared = prepare_image(lr, scale)
+    plan = resolve(HACBSRConfig(**{**base, **changes}), "cpu", prepared)
+    if kernel:
+        plan = dataclasses.replace(plan, kernel=dataclasses.replace(plan.kernel, **kernel))
+    return Solver(prepared, plan, torch.device("cpu"))
 
 
 def _count(solver: Solver, name: str, log: list) -> None:
@@ -70,15 +77,16 @@ def test_loop_cadence(mode):
 
 
 @pytest.mark.parametrize(
-    ("scale", "sampling", "preset"),
-    [(4, "area", "default"), (3, "bicubic", "default"), (2, "stride", "default"), (2, "area", "hacbsr-kernel")],
+    ("scale", "sampling", "kernel_model"),
+    [(4, "area", None), (3, "bicubic", None), (2, "stride", None), (2, "area", "hacbsr")],
 )
-def test_warmup_imposes_the_priors_width_and_centre(scale, sampling, preset):
+def test_warmup_imposes_the_priors_width_and_centre(scale, sampling, kernel_model):
     """HACBSR's own warm-up (the default from ×3 on) and MLMC's plain one (the default at ×2, K = 11) both
     end on their prior's mean (MLMC's does not at ×3 and above: docs/algorithm.md). Within 20 %: after 200
     steps the generator keeps some tail mass, which the RMS radius weighs (×4 anchors: +16 %, docs/algorithm.md;
     it passed at 10 % only while CKS narrowed the targets by 11 %); the paper's warm-up ends > 30 % wide."""
-    solver = _solver(scale=scale, sampling=sampling, kernel_warmup=200, use_history=False, **PRESETS[preset])
+    solver = _solver(scale=scale, sampling=sampling, kernel_warmup=200, use_history=False, kernel_model=kernel_model)
+    assert solver.cfg.kernel_model == (kernel_model or ("mlmc" if scale == 2 else "hacbsr"))
     size = solver.cfg.kernel_size
     prior_mean = np.mean([solver.prior() for _ in range(300)], axis=0)
     target_radius = kernel_width(prior_mean)[0]
@@ -100,8 +108,16 @@ def test_paper_warmup_leaves_the_kernel_wider_than_its_prior():
 
 
 def _prior_step_displacement(prior_optimizer: str) -> float:
-    model = {**PRESETS["hacbsr-kernel"], "prior_optimizer": prior_optimizer}  # HACBSR's own model at ×2
-    solver = _solver(kernel_warmup=20, ssim_phase=0, use_history=False, **model)
+    # HACBSR's own model at ×2, its prior stage on its own Adam or on the meta step's
+    solver = _solver(
+        kernel={"prior_optimizer": prior_optimizer},
+        kernel_model="hacbsr",
+        kernel_warmup=20,
+        ssim_share=0.0,
+        noise_gate=False,
+        use_history=False,
+    )
+    assert solver.cfg.kernel.prior_optimizer == prior_optimizer
     never = lambda: False  # noqa: E731
     solver.warmup(never)
     for index in range(4):  # the meta steps' gradients fill the shared Adam's second moments
@@ -117,10 +133,12 @@ def test_prior_stage_with_its_own_adam_moves_the_kernel():
     Adam's scale and the prior step hardly moves G_k; its own Adam lets the prior pull (docs/algorithm.md)."""
     shared, own = _prior_step_displacement("shared"), _prior_step_displacement("own")
     assert own > 3 * shared > 0
-    solver = _solver(prior_optimizer="own")
-    assert solver.opt_prior is not solver.opt_k and solver.opt_prior.param_groups[0]["lr"] == solver.cfg.prior_lr
-    shared_solver = _solver(prior_optimizer="shared")
-    assert shared_solver.opt_prior is shared_solver.opt_k
+    solver = _solver(kernel_model="hacbsr")  # its own Adam, at its own rate
+    assert solver.opt_prior is not solver.opt_k and solver.opt_prior.param_groups[0]["lr"] == 3e-4
+    assert solver.cfg.kernel.prior_lr == 3e-4 and solver.opt_k.param_groups[0]["lr"] == solver.cfg.lr_kernel
+    for name in ("mlmc", "paper"):  # one Adam, the meta step's
+        shared_solver = _solver(kernel_model=name)
+        assert shared_solver.opt_prior is shared_solver.opt_k
 
 
 def test_cks_thresholds_act_only_when_calibrated():
@@ -145,17 +163,13 @@ def test_cks_thresholds_act_only_when_calibrated():
 
 
 def test_paper_preset_reproduces_the_paper_faithful_configuration():
-    paper = HACBSRConfig.preset("paper", scale=4).for_device("cuda")
+    paper = resolve(preset("paper", scale=4), "cuda")
     expected = {
         "sampling": "stride",
-        "kernel_prior": "mlmc",
-        "warmup_lr": 1e-4,
-        "warmup_batch": 1,
-        "kl_weighting": "uniform",
-        "meta_weighting": "eq12",
-        "prior_optimizer": "shared",
-        "cks_calibrate": False,
+        "kernel_model": "paper",
         "ssim_iterations": 81,
+        "noise_gate": False,
+        "history_in_mse": True,
         "lr_kernel": 1e-4,
         "kernel_warmup": 200,
         "cks_tau": 0.3,
@@ -164,12 +178,25 @@ def test_paper_preset_reproduces_the_paper_faithful_configuration():
         "outer_iterations": 300,
     }
     assert {k: getattr(paper, k) for k in expected} == expected
-    default = HACBSRConfig.preset("default", scale=4)
+    assert dataclasses.asdict(paper.kernel) == {
+        "prior": "mlmc",
+        "warmup_lr": 1e-4,
+        "warmup_batch": 1,
+        "prior_optimizer": "shared",
+        "prior_lr": 1e-4,
+        "cks_calibrate": False,
+        "cks_same_width": False,
+        "kl_weighting": "uniform",
+        "kernel_loss": "data",
+    }
+    default = preset("default", scale=4)
     assert default == HACBSRConfig(scale=4) and default.sampling == "area"
-    with pytest.raises(ValueError, match="preset must be one of"):
-        HACBSRConfig.preset("fast")
-    with pytest.raises(ValueError, match="kernel_prior must be one of"):
-        HACBSRConfig(kernel_prior="wide")
+    assert tuple(PRESETS) == ("default", "noise-free", "paper")
+    for name in ("fast", "data-prior", "mlmc-kernel", "hacbsr-kernel"):  # (the last three: retired)
+        with pytest.raises(ValueError, match="preset must be one of"):
+            preset(name)
+    with pytest.raises(ValueError, match="kernel_model must be one of"):
+        HACBSRConfig(kernel_model="wide")
 
 
 def test_paper_preset_draws_the_same_kernels_as_before():
@@ -212,10 +239,9 @@ def test_cks_with_independent_candidates_narrows_the_prior_and_same_width_candid
 
 def test_the_default_draws_same_width_candidates_from_x3_on():
     for scale, expected in ((2, False), (3, True), (4, True)):
-        cfg = HACBSRConfig(scale=scale, encoder="fallback", kernel_warmup=0, use_history=False).for_device("cpu")
-        solver = Solver(prepare_image(np.random.default_rng(0).random((17, 17)), scale), cfg, torch.device("cpu"))
-        assert solver.cfg.cks_same_width is expected
+        solver = _solver(scale=scale, use_history=False)
+        assert solver.cfg.kernel.cks_same_width is expected
         candidates = solver.draw_kernel.propose(8)
         radii = [kernel_width(k)[0] for k in candidates]
         assert bool(max(radii) - min(radii) < 0.02 * np.mean(radii)) is expected
-    assert HACBSRConfig.preset("paper", scale=4).cks_same_width is False  # bit for bit: the paper's M draws
+    assert resolve(preset("paper", scale=4), "cpu").kernel.cks_same_width is False  # bit for bit: the paper's M draws

@@ -11,6 +11,7 @@ from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.degradation import PROTOCOL_SAMPLING, forward_model, phase_correct_bicubic, simulate
 from napari_hacbsr.core.engine import Solver, prepare_image
 from napari_hacbsr.core.metrics import kernel_width
+from napari_hacbsr.core.plan import resolve
 from napari_hacbsr.core.sampling import kernel_centre, lr_position_of_hr
 
 
@@ -62,12 +63,15 @@ def test_engine_prior_kernels_reproduce_the_protocols_phase(protocol):
     spot_at = np.array([41.0, 50.0])
     hr = _textured(side) + _spot(side, spot_at, 1.5 * scale)
     lr = simulate(hr, scale, protocol, seed=0).lr
-    # the data prior's kernels fit inside K×K; MLMC's wide ones lose mass over the border, which biases
-    # their centre by up to ~0.1 px (docs/algorithm.md), so the phase is pinned on the narrow ones
-    cfg = HACBSRConfig.preset(
-        "data-prior", scale=scale, sampling=convention, encoder="fallback", device="cpu", kernel_warmup=0
+    # the data prior's kernels (HACBSR's kernel model) fit inside K×K; MLMC's wide ones lose mass over the
+    # border, which biases their centre by up to ~0.1 px (docs/algorithm.md), so the phase is pinned on the
+    # narrow ones
+    cfg = HACBSRConfig(
+        scale=scale, sampling=convention, kernel_model="hacbsr", encoder="fallback", device="cpu", kernel_warmup=0
     )
-    solver = Solver(prepare_image(lr, scale), cfg, torch.device("cpu"))
+    prepared = prepare_image(lr, scale)
+    solver = Solver(prepared, resolve(cfg, "cpu", prepared), torch.device("cpu"))
+    assert solver.cfg.kernel.prior == "data"
     size = cfg.kernel_size
     for _ in range(5):
         kernel = solver.prior()
