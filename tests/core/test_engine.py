@@ -11,6 +11,7 @@ from napari_hacbsr.core.device import available_devices, resolve_device
 from napari_hacbsr.core.engine import iterate
 from napari_hacbsr.core.errors import OutOfMemoryError
 from napari_hacbsr.core.image import min_lr_side, prepare_image, validate_image
+from napari_hacbsr.core.plan import resolve
 from napari_hacbsr.core.records import Result
 
 from ..helpers import TINY, drain
@@ -50,7 +51,7 @@ def test_end_to_end_shapes_steps_and_provenance(lr_image, tiny_config):
 
 
 def test_lr_consistency_falls(lr_image):
-    cfg = HACBSRConfig(scale=2, **{**TINY, "iterations": 8, "ssim_phase": 0})  # MSE throughout
+    cfg = HACBSRConfig(scale=2, **{**TINY, "iterations": 8, "ssim_share": 0.0})  # MSE throughout
     steps, result = run_all(lr_image, cfg)
     first = steps[2].losses["data"]
     last = result.losses[-1]["data"]
@@ -182,7 +183,7 @@ def test_min_sizes_per_scale():
 )
 def test_modes_and_ablations_run(lr_image, overrides):
     # (both iterations fit 1-SSIM: HACBSR's history term and its EMA update act only in that phase)
-    result = super_resolve(lr_image, 2, **{**TINY, "iterations": 2, "ssim_phase": 2, **overrides})
+    result = super_resolve(lr_image, 2, **{**TINY, "iterations": 2, "ssim_share": 1.0, **overrides})
     assert result.sr.shape == (40, 40) and np.isfinite(result.sr).all()
     if overrides.get("mode") == "mlmc" or overrides.get("use_history") is False:
         assert result.encoder == "none" and result.timings["history"] == 0.0
@@ -196,6 +197,17 @@ def test_ablations_change_the_result(lr_image, tiny_config):
     no_ck = super_resolve(lr_image, 2, config=tiny_config.replace(use_cks=False))
     assert not np.array_equal(base.sr, no_cl.sr)
     assert not np.array_equal(base.kernel, no_ck.kernel)
+
+
+def test_super_resolve_runs_at_the_configs_scale_unless_one_is_given(lr_image):
+    """scale=None takes the config's: a ×4 config is not silently run at the default ×2."""
+    cfg = HACBSRConfig(scale=4, **{**TINY, "iterations": 1})
+    at_four = super_resolve(lr_image, config=cfg)
+    assert at_four.sr.shape == (80, 80) and at_four.kernel.shape == (19, 19)
+    assert at_four.plan.scale == 4 and at_four.config.scale == 4
+    at_two = super_resolve(lr_image, 2, config=cfg)  # an explicit scale wins over the config's
+    assert at_two.sr.shape == (40, 40) and at_two.kernel.shape == (11, 11) and at_two.plan.scale == 2
+    assert cfg.scale == 4  # (the caller's config is left as it was)
 
 
 def test_device_resolution(monkeypatch):
@@ -260,10 +272,12 @@ def test_cpu_run_keeps_the_ssim_phase_for_its_share_of_n(lr_image, monkeypatch, 
         return real(pred, target, mask, use_ssim)
 
     monkeypatch.setattr(losses, "data_loss", spy)
+    # (HACBSR's kernel model: a fit-weighted prior stage or a scaled-MSE kernel loss would call data_loss more)
     cfg = HACBSRConfig(
         scale=2, iterations=30, inner_steps=1, kernel_warmup=0, encoder="fallback", device="cpu", ssim_share=share
-    ).replace(kl_weighting="uniform", lr_noise=0.05)  # (a fit-weighted prior stage scores kernels with data_loss)
-    assert cfg.ssim_phase is None and cfg.ssim_iterations == ssim_iterations
+    ).replace(kernel_model="hacbsr", lr_noise=0.05)
+    plan = resolve(cfg, "cpu")
+    assert plan.noise_gate and not plan.below_noise_gate and plan.ssim_iterations == ssim_iterations
     result = super_resolve(lr_image, 2, config=cfg)
     per_iteration = used[0:60:2]  # each image step scores the image, then the kernel, with one flag
     assert len(per_iteration) == 30 and result.iterations_done == 30

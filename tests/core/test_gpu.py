@@ -9,6 +9,7 @@ from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.engine import Solver
 from napari_hacbsr.core.errors import OutOfMemoryError
 from napari_hacbsr.core.image import prepare_image
+from napari_hacbsr.core.plan import resolve
 
 from ..helpers import TINY
 
@@ -27,8 +28,8 @@ def test_cuda_starts_from_the_cpu_init_and_same_seed_runs_stay_close(lr_image):
     # bit-reproducible on CUDA: atomics in cuDNN and in the encoder resize's backward (which has no
     # deterministic CUDA kernel) make two runs drift; benchmarks/cuda_determinism.py measured a max
     # |ΔSR| of 0.049 after 20x5 on an H200, so only a loose bound is asserted here.
-    cfg = HACBSRConfig(scale=2, **TINY)
-    cpu, gpu = (Solver(prepare_image(lr_image, 2), cfg, torch.device(d)) for d in ("cpu", "cuda"))
+    cfg, prepared = HACBSRConfig(scale=2, **TINY), prepare_image(lr_image, 2)
+    cpu, gpu = (Solver(prepared, resolve(cfg, d, prepared), torch.device(d)) for d in ("cpu", "cuda"))
     assert torch.equal(cpu.z_x, gpu.z_x.cpu()) and torch.equal(cpu.z_k, gpu.z_k.cpu())
     for a, b in zip(cpu.net_x.state_dict().values(), gpu.net_x.state_dict().values(), strict=True):
         assert torch.equal(a, b.cpu())
