@@ -48,6 +48,7 @@ def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
         "kernel_png": out_dir / f"{kernel}.png",
         "kernel_map_tiff": out_dir / f"{stem}_HACBSR_kernel_map.tif",
         "kernels_csv": out_dir / f"{stem}_HACBSR_kernels.csv",
+        "consistency_tiff": out_dir / f"{stem}_HACBSR_lr_consistency.tif",
         "json": out_dir / f"{stem}_HACBSR.json",
     }
 
@@ -97,6 +98,11 @@ def write_result(
         write_tile_table(paths["kernels_csv"], result, (roi[1], roi[0]) if roi else (0, 0))
     else:
         del paths["kernel_map_tiff"], paths["kernels_csv"]
+    if result.consistency_map is not None:  # |A x − y| per LR pixel, in the data's units (the fast path)
+        write_tiff(paths["consistency_tiff"], result.consistency_map[0] if result.consistency_map.shape[0] == 1
+                   else result.consistency_map)  # fmt: skip
+    else:
+        del paths["consistency_tiff"]
     record = {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}}
     if georeference is not None:
         record["georeference"] = georeference

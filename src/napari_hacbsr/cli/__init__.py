@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="super-resolve the bundled sample (degraded Moon) and write a comparison")
     demo.add_argument("-o", "--output", default="out/demo", help="output folder (default out/demo)")
-    demo.add_argument("--crop", type=int, default=None, help="HR crop side (default: 96 on CPU, full on GPU)")
+    demo.add_argument("--crop", type=int, default=None, help="HR crop side (default: the whole 512² frame)")
     add_engine_options(demo)
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -13,17 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..core.choices import RECONSTRUCTIONS
 from ..core.config import ENCODERS, MODES, NOISE_GATE, PRECISIONS, HACBSRConfig
-from ..core.presets import PRESETS
+from ..core.presets import PRESET_NAMES, preset
 
 EXIT_BAD_INPUT = 2
-
-# TODO(lead): use core.presets.preset and core.presets.PRESET_NAMES (this branch predates them)
-PRESET_NAMES = tuple(PRESETS)
-
-
-def preset(name: str) -> HACBSRConfig:  # TODO(lead): use core.presets.preset
-    return HACBSRConfig.preset(name)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
@@ -84,6 +78,13 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
         help='start from this config: the JSON a `hacbsr run` wrote beside its result (its "config") or a bare '
         "config object; the options given here override it",
     )
+    p.add_argument(
+        "--reconstruction",
+        choices=RECONSTRUCTIONS,
+        default=None,
+        help="auto (default): full HACBSR when its time estimate fits 10 min on this device, else fast; hacbsr: "
+        "the full algorithm; fast: HACBSR estimates the kernel on textured tiles, a non-blind solve does the frame",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -103,6 +104,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "lr_noise": args.lr_noise,
         "theta_h": args.theta_h,
         "clip_checkpoint": args.clip_checkpoint,
+        "reconstruction": args.reconstruction,
     }
     overrides = {name: value for name, value in given.items() if value is not None}
     if args.no_ck:

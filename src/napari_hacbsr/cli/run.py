@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from ..core.config import HACBSRConfig
-from ..core.noise import describe_loss_schedule
 from ..files import ImageReadError, read_product
 from ..outputs import write_result
 from .frames import crop_roi, frame_run_options
@@ -53,7 +52,7 @@ def summary(result) -> str:
         f"device {result.device_name}; {result.iterations_done} iterations"
         f"{' (stopped early)' if result.stopped_early else ''} in {t['total']:.1f} s; "
         f"{result.tiles_done} of {1 if result.tile_boxes is None else result.tile_boxes[..., 0].size} tile(s); "
-        f"LR-consistency MSE {result.lr_consistency:.3e}; {describe_loss_schedule(result.config)}"
+        f"LR-consistency MSE {result.lr_consistency:.3e}; {result.plan.describe_loss_schedule()}"
     )
 
 

@@ -54,8 +54,7 @@ def super_resolve(
     prepared = prepare_image(image, base.scale, channel_axis, base.gray_channels)  # bad input fails here, first
     cfg = resolve(base, resolve_device(base.device), prepared)
     if tile == "auto":
-        fast = cfg.reconstruction == "fast"  # (the non-blind solve tiles itself: core.nonblind)
-        tile = None if fast else plan_run(prepared, cfg, tile, tile_overlap, memory_budget).tile
+        tile = plan_run(prepared, cfg, tile, tile_overlap, memory_budget).tile  # (the fast path: None, it tiles itself)
     gen = iterate_frame(prepared, cfg, should_stop, tile=tile, overlap=tile_overlap)
     bar = None
     if progress:

@@ -41,6 +41,12 @@ GPU_MODEL = {
 CLIP_BYTES = 0.61e9
 #: float64 weighted sum + float32/64 fill and result per output channel, plus weights and their total
 FRAME_BYTES_PER_HR_PX = 56
+#: the fast path's non-blind solve (core.nonblind): seconds per HR pixel and L-BFGS iteration (issue 24's
+#: measurement: ~1 s for 300 iterations of a 96² HR anchor crop on one CPU thread), and its bytes per HR pixel
+#: of one solve tile (about 40 float32 HR buffers: the iterate, its gradient, 2 × 10 L-BFGS pairs, the
+#: line search's and the forward model's temporaries)
+NONBLIND_S_PER_HR_PX_ITER = {"cpu": 3.6e-07, "gpu": 1.0e-09}
+NONBLIND_BYTES_PER_HR_PX = 160
 #: share of the free memory a run may plan to use (the rest: napari, other programs, estimate error)
 DEFAULT_BUDGET_FRACTION = 0.6
 
@@ -63,3 +69,8 @@ def run_seconds(hr_px: int, config: Any, device: str) -> float | None:
         return None
     steps = config.outer_iterations * config.inner_steps
     return model["run_fixed_s"] + steps * (model["step_base_s"] + model["step_s_per_hr_px"] * hr_px)
+
+
+def nonblind_seconds(hr_px: int, iterations: int, device: str) -> float:
+    """Seconds of the fast path's non-blind solve of `hr_px` HR pixels."""
+    return NONBLIND_S_PER_HR_PX_ITER["gpu" if is_accelerator(device) else "cpu"] * hr_px * iterations

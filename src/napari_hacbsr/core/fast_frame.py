@@ -19,9 +19,10 @@ from collections.abc import Callable, Generator
 import numpy as np
 
 from . import engine
+from .cost_model import NONBLIND_BYTES_PER_HR_PX, nonblind_seconds, run_peak_bytes, run_seconds
 from .degradation import phase_correct_bicubic
 from .image import PreparedImage, min_lr_side
-from .nonblind import ITERATIONS, reconstruct
+from .nonblind import ITERATIONS, MAX_TILE_HR_PIXELS, reconstruct
 from .plan import RunPlan
 from .records import Result, Step
 from .tiling import slice_prepared
@@ -29,6 +30,24 @@ from .tiling import slice_prepared
 ESTIMATE_TILES = 2  # textured LR tiles HACBSR estimates the kernel on
 ESTIMATE_HR_SIDE = 96  # each tile's HR side (the anchor crops' size)
 ESTIMATE_ITERATIONS = 20  # outer iterations per tile (the issue's measurement: 20 are within 0.2 dB)
+SOLVE_ITERATIONS = ITERATIONS  # the non-blind solve's L-BFGS iterations (core.nonblind)
+
+
+def estimate_tile_side(scale: int) -> int:
+    """The LR side of each estimate tile: ESTIMATE_HR_SIDE HR px, at least the generator's minimum."""
+    return max(min_lr_side(scale), -(-ESTIMATE_HR_SIDE // scale))
+
+
+def fast_cost(lr_shape: tuple[int, int], plan: RunPlan) -> tuple[float, float | None]:
+    """(peak bytes, seconds or None) of the fast path on an LR frame of `lr_shape` (core.cost_model)."""
+    s = plan.scale
+    tile_px = (estimate_tile_side(s) * s) ** 2
+    short = _short_schedule(plan, min(plan.iterations, ESTIMATE_ITERATIONS))
+    estimate_s = run_seconds(tile_px, short, plan.device)
+    hr_px = int(lr_shape[0]) * int(lr_shape[1]) * s * s
+    peak = max(run_peak_bytes(tile_px, plan, plan.device), NONBLIND_BYTES_PER_HR_PX * min(hr_px, MAX_TILE_HR_PIXELS))
+    solve_s = nonblind_seconds(hr_px, SOLVE_ITERATIONS, plan.device)
+    return peak, None if estimate_s is None else ESTIMATE_TILES * estimate_s + solve_s
 
 
 def select_texture_tiles(
@@ -71,7 +90,7 @@ def iterate_fast(
     stop = should_stop or (lambda: False)
     start = time.perf_counter()
     s, (h, w) = plan.scale, prepared.lr_shape
-    side = max(min_lr_side(s), -(-ESTIMATE_HR_SIDE // s))
+    side = estimate_tile_side(s)
     boxes = select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
     if not boxes:
         raise ValueError(
@@ -164,12 +183,13 @@ def _reconstruct(prepared, plan, kernel, stop, start):
     def work() -> None:
         try:
             outcome["value"] = reconstruct(
-                prepared.y,
+                prepared.y[: prepared.input_channels],  # (a gray image's network replicas carry nothing new)
                 kernel,
                 plan.scale,
                 sampling=plan.sampling,
                 noise_sigma=plan.lr_noise,
                 mask=prepared.mask,
+                iterations=SOLVE_ITERATIONS,
                 should_stop=stop,
                 progress=lambda done, total: events.put((done, total)),
             )
@@ -190,6 +210,6 @@ def _reconstruct(prepared, plan, kernel, stop, start):
     if "error" in outcome:
         raise outcome["error"]
     hr, info = outcome["value"]
-    yield Step(info.iterations_done, ITERATIONS, "reconstruct", {}, None, time.perf_counter() - start,
+    yield Step(info.iterations_done, SOLVE_ITERATIONS, "reconstruct", {}, None, time.perf_counter() - start,
                prepared.to_output(hr), kernel)  # fmt: skip
     return hr, info

@@ -73,6 +73,7 @@ class ResourceEstimate:
     budget_bytes: float | None
     fits: bool
     message: str = ""
+    reconstruction: str = "hacbsr"  # what the run would do: "hacbsr" (the full algorithm) or "fast"
 
     @property
     def tiles(self) -> int:
@@ -84,6 +85,8 @@ class ResourceEstimate:
         tiles = (
             "1 tile" if self.tile is None else f"{self.tiles} tiles ({self.grid[0]}×{self.grid[1]} of {self.tile} px)"
         )
+        if self.reconstruction == "fast":
+            tiles = "fast path (kernel from textured tiles, non-blind solve)"
         free = "" if self.available_bytes is None else f"; {self.available_bytes / 1e9:.1f} GB free"
         return f"≈{self.peak_bytes / 1e9:.1f} GB peak, {time_text}, {tiles} on {self.device}{free}"
 
@@ -126,11 +129,13 @@ def estimate_resources(
     else:
         base = (config or HACBSRConfig()).replace(scale=scale)
         resolved = resolve_device(device if device != "auto" else base.device)
-        cfg = resolve(base, resolved)
+        cfg = resolve(base, resolved, lr_shape=(h, w))
     available = available_memory(resolved)
     if budget_bytes is None and available is not None:
         budget_bytes = DEFAULT_BUDGET_FRACTION * available
     overlap = default_overlap(scale) if overlap is None else int(overlap)
+    if cfg.reconstruction == "fast":
+        return _fast_estimate((h, w), cfg, channels, overlap, available, budget_bytes)
     message = ""
     if tile == "auto":
         try:
@@ -160,6 +165,19 @@ def estimate_resources(
         budget_bytes,
         fits,
         message,
+    )
+
+
+def _fast_estimate(shape, plan, channels, overlap, available, budget) -> ResourceEstimate:
+    """The fast path's estimate: its own cost model (core.fast_frame.fast_cost); it tiles itself."""
+    from .fast_frame import fast_cost
+
+    peak, seconds = fast_cost(shape, plan)
+    peak += _frame_bytes(shape, plan.scale, channels)
+    fits = budget is None or peak <= budget
+    message = "" if fits else _refusal(*shape, plan.scale, peak, budget, "a smaller region")
+    return ResourceEstimate(
+        shape, plan.scale, plan.device, peak, seconds, None, overlap, (1, 1), available, budget, fits, message, "fast"
     )
 
 

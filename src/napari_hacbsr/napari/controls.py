@@ -7,14 +7,7 @@ from collections.abc import Callable
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, LineEdit, SpinBox
 
 from ..core.config import ENCODERS, MAX_SCALE, MODES, PRECISIONS, HACBSRConfig
-from ..core.presets import PRESETS
-
-# TODO(lead): use core.presets.preset and core.presets.PRESET_NAMES (this branch predates them)
-PRESET_NAMES = tuple(PRESETS)
-
-
-def preset(name: str) -> HACBSRConfig:  # TODO(lead): use core.presets.preset
-    return HACBSRConfig.preset(name)
+from ..core.presets import PRESET_NAMES, preset
 
 
 def describe_preset(name: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label
 
+from ..core.choices import RECONSTRUCTIONS
 from .layer_rules import spatial_shape
 
 REGIONS = ("Whole image", "Current view", "Shapes rectangle")
@@ -72,9 +73,17 @@ class FrameControls(Container):
             value=REGIONS[0],
             tooltip="Whole image (tiled when it does not fit in memory), the current view, or a Shapes rectangle",
         )
+        self.reconstruction = ComboBox(
+            label="Reconstruction",
+            choices=list(RECONSTRUCTIONS),
+            value="auto",
+            tooltip="auto: full HACBSR when its estimate fits 10 min on this device, else fast; hacbsr: the full "
+            "algorithm (a network per HR pixel); fast: HACBSR estimates the kernel on a few textured tiles and a "
+            "non-blind solve reconstructs the frame (minutes for a whole frame)",
+        )
         self.estimate = Label(value="")
         self.estimate.native.setWordWrap(True)
-        self.extend([self.region, self.estimate])
+        self.extend([self.region, self.reconstruction, self.estimate])
 
     def region_box(self, viewer: Any, layer: Any) -> tuple[int, int, int, int] | None:
         """None for the whole image, else the LR box (ValueError with advice when it cannot be had)."""
@@ -96,8 +105,17 @@ class FrameControls(Container):
             if min(rows, cols) < min_lr_side(config.scale):
                 raise ValueError(f"the region is {rows}×{cols} px, too small at ×{config.scale}")
             channels = 3 if getattr(layer, "rgb", False) else 1
-            est = estimate_resources((rows, cols), config.scale, config, config.device, channels=channels)
-            text = f"Estimate: {est.summary()}" if est.fits else f"Will not start: {est.message}"
+            estimates = {
+                kind: estimate_resources(
+                    (rows, cols), config.scale, config.replace(reconstruction=kind), config.device, channels=channels
+                )
+                for kind in ("hacbsr", "fast")
+            }
+            chosen = estimate_resources((rows, cols), config.scale, config, config.device, channels=channels)
+            lines = [f"{kind}: {est.summary()}" for kind, est in estimates.items()]
+            if config.reconstruction == "auto":
+                lines.append(f"auto runs {chosen.reconstruction}")
+            text = ("Estimate — " + "; ".join(lines)) if chosen.fits else f"Will not start: {chosen.message}"
         except ValueError as exc:
             text = f"Estimate unavailable: {exc}"
         self.estimate.value = text

@@ -79,6 +79,7 @@ class HACBSRRun(RunLayers):
             raise ValueError(problem)
         from ..core.device import describe_device, resolve_device
         from ..core.image import prepare_image
+        from ..core.plan import resolve
 
         unknown = sorted(set(listeners) - {f"on_{name}" for name in CALLBACKS})
         if unknown:
@@ -93,7 +94,7 @@ class HACBSRRun(RunLayers):
         device = resolve_device(config.device)  # resolved once per run
         # a layer that declares how it was sampled (the bundled samples) is run with that convention
         sampling = declared_sampling(layer) or config.sampling
-        self.config = config.for_device(device).replace(device=str(device), sampling=sampling)
+        self.config = config.replace(device=str(device), sampling=sampling)  # (what a replay of the run needs)
         self.device, self.device_description = str(device), describe_device(device)
         self.viewer = viewer
         self.source = layer
@@ -106,7 +107,8 @@ class HACBSRRun(RunLayers):
         if region is not None:
             data = data[region[0] : region[2], region[1] : region[3]]
         self.prepared = prepare_image(data, self.scale, channel_axis_for(layer), self.config.gray_channels)
-        self.estimate = frame_estimate(self.prepared, self.config, tile, tile_overlap)  # refuses what cannot fit
+        self.plan = resolve(self.config, device, self.prepared)  # the run resolved once
+        self.estimate = frame_estimate(self.prepared, self.plan, tile, tile_overlap)  # refuses what cannot fit
         self.notify = notify
         self._listeners: dict[str, Callable[..., None] | None] = {
             name: listeners.get(f"on_{name}") for name in CALLBACKS
@@ -160,7 +162,7 @@ class HACBSRRun(RunLayers):
         self.worker: HACBSRWorker = create_worker(
             generate,
             self.prepared,
-            self.config,
+            self.plan,
             should_stop,
             self.estimate.tile,
             self.estimate.overlap,
@@ -182,7 +184,7 @@ class HACBSRRun(RunLayers):
             from napari.utils import progress as napari_progress
 
             self.pbar = napari_progress(
-                total=self.config.outer_iterations * self.estimate.tiles,
+                total=self.plan.iterations * self.estimate.tiles,
                 desc=f"HACBSR ×{self.scale} {self.source_name}: kernel warm-up",
             )
 
@@ -293,6 +295,12 @@ class HACBSRRun(RunLayers):
         if step.stage == "warmup":
             pbar.set_description(f"HACBSR ×{self.scale} {self.source_name}")
         if self.pbar is not pbar:  # closed by a nested ``finished`` meanwhile
+            return
+        if step.stage == "reconstruct":  # the fast path's non-blind solve: its own count
+            if pbar.total != step.total:
+                pbar.set_description(f"HACBSR ×{self.scale} {self.source_name}: non-blind solve")
+                pbar.total, pbar.n = int(step.total), 0
+            pbar.update(int(step.iteration) - int(pbar.n))
             return
         delta = (step.tile - 1) * int(step.total) + int(step.iteration) - int(pbar.n)
         if delta > 0:

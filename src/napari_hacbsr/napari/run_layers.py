@@ -96,7 +96,29 @@ class RunLayers:
             self.kernel_map_layers = add_kernel_map_layers(
                 self.viewer, self.source, result, self.kernel_name, self.origin
             )
+            if result.consistency_map is not None:  # where the result disagrees with the data (fast path)
+                self.kernel_map_layers.append(self._add_consistency_layer(result))
         # adding a layer makes it the active one: give the user's selection back
         layers.selection.clear()
         layers.selection.update(selected)
         layers.selection.active = active
+
+    def _add_consistency_layer(self, result: Result) -> Any:
+        """|A x − y| per LR pixel, in the data's units, over the source's pixels of the region run."""
+        source = unwrap(self.source)
+        scale = np.asarray(source.scale[-2:], dtype=float)
+        translate = np.asarray(source.translate[-2:], dtype=float) + np.asarray(self.origin) * scale
+        values = result.consistency_map
+        values = values[0] if values.shape[0] == 1 else np.moveaxis(values, 0, -1).mean(axis=-1)
+        finite = values[np.isfinite(values)]
+        return self.viewer.add_image(
+            values,
+            name=self.sr_name.replace("_HACBSR_x", "_HACBSR_lr_consistency_x"),
+            colormap="magma",
+            contrast_limits=[0.0, float(np.percentile(finite, 99.5)) + 1e-12 if finite.size else 1.0],
+            opacity=0.7,
+            visible=False,
+            metadata={"hacbsr": {"lr_consistency": "|A x - y| per LR pixel, data units"}},
+            scale=scale,
+            translate=translate,
+        )

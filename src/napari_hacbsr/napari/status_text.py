@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..core.noise import describe_loss_schedule
-
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.records import Result, Step
 
@@ -48,7 +46,10 @@ def result_text(result: Result, stop_reason: str, sr_name: str, kernel_name: str
     if result.stopped_early:
         return (
             f"Stopped ({stop_reason or 'stopped'}) after {result.iterations_done}/"
-            f"{result.config.outer_iterations} iterations in {total}; the current estimate is in '{sr_name}'."
+            f"{result.plan.iterations} iterations in {total}; the current estimate is in '{sr_name}'."
         )
-    schedule = describe_loss_schedule(result.config)  # (which loss ran, and the noise level that chose it)
+    schedule = result.plan.describe_loss_schedule()  # (which loss ran, and the noise level that chose it)
+    if result.reconstruction == "fast":
+        schedule = f"fast path: kernel from {result.tiles_done} textured tiles, then a non-blind solve"
+
     return f"Done: {result.iterations_done} iterations in {total} → '{sr_name}' and '{kernel_name}'; {schedule}."

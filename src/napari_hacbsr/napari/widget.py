@@ -3,7 +3,7 @@
 A magicgui ``Container`` (napari docks it and wires ``reset_choices``; every control is an
 attribute, so tests and scripts can drive it). The heavy lifting (thread, live layers, stop,
 errors) is ``run.HACBSRRun``, shared with ``scripting.run_in_viewer``; defaults come from the
-one schedule policy (``HACBSRConfig.for_device``). The Image list follows the active layer until
+one schedule policy (``core.plan.resolve``). The Image list follows the active layer until
 the user picks one by hand; a layer is checked as soon as it is selected.
 
 torch is imported when the widget is created (to list devices), not when this module is imported.
@@ -105,7 +105,7 @@ class HACBSRWidget(Container):
         self.iterations.changed.connect(self._on_iterations_edited)
         self.yield_every.changed.connect(self._on_live_every_edited)
         self.image.changed.connect(self._on_image_picked)
-        for control in (self.frame.region, self.device, self.iterations):
+        for control in (self.frame.region, self.frame.reconstruction, self.device, self.iterations):
             control.changed.connect(self._update_estimate)
         self.scale.changed.connect(self._on_image_changed)
         self.custom_scale.changed.connect(self._on_image_changed)
@@ -186,9 +186,10 @@ class HACBSRWidget(Container):
 
     # ------------------------------------------------------------------ defaults
     def _update_defaults(self, _value: Any = None) -> None:
-        """Show the device's schedule (the one policy, HACBSRConfig.for_device) in the fields."""
+        """Show the device's schedule (the one policy, core.plan.resolve) in the fields."""
         from ..core.config import HACBSRConfig, schedule_kind
         from ..core.device import describe_device, resolve_device
+        from ..core.plan import resolve
 
         try:
             device = resolve_device(self.device.value)
@@ -196,15 +197,15 @@ class HACBSRWidget(Container):
         except ValueError as exc:
             device, description = "cpu", str(exc)
         self.device_hint.value = f"{self.device.value} → {description}"
-        schedule = HACBSRConfig(mode=self.mode.value).for_device(device)
+        schedule = resolve(HACBSRConfig(mode=self.mode.value), device)
         kind = schedule_kind(device).upper()
-        self.iterations_hint.value = f"Default on {kind}: {schedule.outer_iterations} iterations" + (
+        self.iterations_hint.value = f"Default on {kind}: {schedule.iterations} iterations" + (
             "" if kind == "GPU" else " (the paper's 300 needs a GPU; raise it for best quality)"
         )
         self._setting_default = True
         try:
             if self._auto_iterations:
-                self.iterations.value = schedule.outer_iterations
+                self.iterations.value = schedule.iterations
             if self._auto_live_every:
                 self.yield_every.value = schedule.live_every
         finally:
@@ -253,6 +254,7 @@ class HACBSRWidget(Container):
             clip_pretrained=self.clip_pretrained.value.strip(),
             clip_checkpoint=checkpoint,
             precision=self.precision.value,
+            reconstruction=self.frame.reconstruction.value,
         )
 
     # ------------------------------------------------------------------ run / stop

@@ -25,8 +25,8 @@ from superqt.utils import GeneratorWorker
 from .layer_rules import unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..core.config import HACBSRConfig
     from ..core.image import PreparedImage
+    from ..core.plan import RunPlan
     from ..core.records import Result, Step
 
 log = logging.getLogger(__name__)
@@ -106,16 +106,16 @@ class EngineFailure(Exception):
 
 def generate(
     prepared: PreparedImage,
-    config: HACBSRConfig,
+    plan: RunPlan,
     should_stop: Callable[[], bool],
     tile: int | None = None,
     overlap: int | None = None,
 ) -> Generator[Step, None, Result]:
-    """The worker-thread body: the engine's generator (tiled when `tile` is set), RuntimeErrors made visible."""
-    from ..core.tiling import iterate_tiled
+    """The worker-thread body: the engine's one generator (`core.frame`), RuntimeErrors made visible."""
+    from ..core.frame import iterate_frame
 
     try:
-        result = yield from iterate_tiled(prepared, config, should_stop, tile=tile, overlap=overlap)
+        result = yield from iterate_frame(prepared, plan, should_stop, tile=tile, overlap=overlap)
     except RuntimeError as exc:
         raise EngineFailure(exc) from exc
     return result
