@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from napari_hacbsr.core.config import NOISE_GATE, HACBSRConfig
     from napari_hacbsr.core.image import prepare_image
     from napari_hacbsr.core.noise import estimate_noise_sigma
+    from napari_hacbsr.core.plan import resolve
 
     estimate_sigma = estimator()
     rows = []
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         prepared = prepare_image(lr, scale, -1 if lr.ndim == 3 else None)
         ours = estimate_noise_sigma(prepared.y, prepared.mask)
         low, high = prepared.normalization.low, prepared.normalization.high  # (LR files in [0, 1])
-        schedule = HACBSRConfig(scale=scale, iterations=300, lr_noise=ours).ssim_iterations
+        schedule = resolve(HACBSRConfig(scale=scale, iterations=300, lr_noise=ours), "cpu").ssim_iterations
         rows.append(
             {
                 "data": data,

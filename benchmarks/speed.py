@@ -72,6 +72,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     from napari_hacbsr.core.device import resolve_device
     from napari_hacbsr.core.engine import Solver
     from napari_hacbsr.core.image import prepare_image
+    from napari_hacbsr.core.plan import resolve
 
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
@@ -96,7 +97,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     mem.__enter__()
     prepared = prepare_image(lr, scale, None, cfg.gray_channels)
     t0 = time.perf_counter()
-    solver = Solver(prepared, cfg, device)
+    solver = Solver(prepared, resolve(cfg, device, prepared), device)
     setup_s = time.perf_counter() - t0
     if solver.net_hist is not None:
         solver.refresh_history_features()
@@ -150,7 +151,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     counter = iter(range(10**9))
 
     def outer() -> None:
-        solver.outer_iteration(cfg.ssim_iterations + next(counter), lambda: False)
+        solver.outer_iteration(solver.cfg.ssim_iterations + next(counter), lambda: False)
 
     def bare_p() -> None:
         for _ in range(cfg.inner_steps):

@@ -38,11 +38,13 @@ def trace(
     from napari_hacbsr.core.image import prepare_image
     from napari_hacbsr.core.kernel_stats import kernel_shape
     from napari_hacbsr.core.metrics import evaluate_sr, kernel_psnr, kernel_width
+    from napari_hacbsr.core.plan import resolve
 
     torch.set_num_threads(threads)
     pair = A.load_pair(A.DEFAULT_DIR, scale, stem)
-    cfg = A.config_for(method, scale, seed, iterations, None).replace(**changes).for_device(torch.device("cpu"))
-    prepared = prepare_image(pair["lr"], scale, None, cfg.gray_channels)
+    base = A.config_for(method, scale, seed, iterations, None).replace(**changes)
+    prepared = prepare_image(pair["lr"], scale, None, base.gray_channels)
+    cfg = resolve(base, "cpu", prepared)
     solver = Solver(prepared, cfg, torch.device("cpu"))
     never = lambda: False  # noqa: E731
     solver.warmup(never)
