@@ -17,7 +17,8 @@ from napari_hacbsr.core.resources import (
 
 from ..helpers import TINY
 
-CFG = HACBSRConfig(scale=2, **TINY)
+# full HACBSR (its tiles and refusals); on big frames "auto" would pick the fast path, which tiles itself
+CFG = HACBSRConfig(scale=2, **TINY, reconstruction="hacbsr")
 
 
 def test_console_function_is_exported_lazily():
