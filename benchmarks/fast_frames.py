@@ -255,7 +255,7 @@ def lbfgs(lr, kernel, scale, iterations, lam):
     return solve(lr, kernel, scale, iterations, weight=lam)[0]
 
 
-def deepinv_fista_tv(lr, kernel, scale, lam, iterations):
+def deepinv_fista_tv(lr, kernel, scale, iterations, lam):
     """deepinv's FISTA with its TV prior on the same problem (free band, forward model, cubic start)."""
     import deepinv as dinv
 
@@ -291,7 +291,7 @@ def run_solvers(args) -> None:
             for noisy in (False, True):
                 lr, hr, k, sigma = crop_case(stem, scale, noisy, C.derived_seed(stem, scale, 0))
                 base = evaluate_sr(cubic(lr, scale), hr, scale)["psnr_y"]
-                rule = weight_for_noise(estimate_noise_sigma(lr))
+                rule = weight_for_noise(estimate_noise_sigma(lr), scale)
                 for name, lam, run in [
                     *[("torch-lbfgs-hl0.8", f * rule, lbfgs) for f in (0.3, 1.0, 3.0)],
                     *[("deepinv-fista-tv", lam, deepinv_fista_tv) for lam in (1e-4, 3e-4, 1e-3, 3e-3)],

@@ -164,11 +164,12 @@ def test_a_large_frame_runs_in_tiles_that_agree_with_one_solve(monkeypatch):
     assert np.abs(tiled - whole).max() < 0.01
 
 
-def test_the_weight_follows_the_noise():
-    assert weight_for_noise(0.0) == nonblind.WEIGHT_FLOOR
-    assert weight_for_noise(0.04) == pytest.approx(nonblind.WEIGHT_PER_VARIANCE * 0.04**2)
-    assert weight_for_noise(0.04) > weight_for_noise(0.01) > weight_for_noise(0.0)
-    assert weight_for_noise(float("inf")) == weight_for_noise(nonblind.UNKNOWN_NOISE_SIGMA)
+def test_the_weight_follows_the_noise_and_the_scale():
+    assert weight_for_noise(0.0, 2) == pytest.approx(nonblind.WEIGHT_FLOOR / 4)
+    assert weight_for_noise(0.04, 2) == pytest.approx(nonblind.WEIGHT_PER_VARIANCE * 0.04**2 / 4)
+    assert weight_for_noise(0.04, 2) > weight_for_noise(0.01, 2) > weight_for_noise(0.0, 2)
+    assert weight_for_noise(0.04, 4) == pytest.approx(weight_for_noise(0.04, 2) / 4)
+    assert weight_for_noise(float("inf"), 3) == weight_for_noise(nonblind.UNKNOWN_NOISE_SIGMA, 3)
 
 
 @pytest.mark.parametrize(

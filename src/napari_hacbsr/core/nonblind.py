@@ -33,11 +33,12 @@ from .noise import estimate_noise_sigma
 from .tiling import Assembly, TileGrid, plan_grid
 
 EXPONENT = 0.8  # the hyper-Laplacian's p (issue 24's measured solve)
-#: λ = max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE · σ²): the data term is a sum of squares, so a fixed prior's MAP
-#: weight grows as the noise variance; the floor is the noise-free weight (8-bit rounding, and the texture that
-#: the estimator reads as noise). Both measured on calibration crops: benchmarks/fast_frames.py calibrate.
-WEIGHT_PER_VARIANCE = 1.0
-WEIGHT_FLOOR = 1e-5
+#: λ = max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE · σ²) / s²: the data term is a sum of squares, so a fixed prior's
+#: MAP weight grows as the noise variance; the prior sums over s² HR pixels per LR datum, hence / s²; the floor
+#: is the noise-free weight (8-bit rounding, and the texture the estimator reads as noise). Both constants are
+#: measured on calibration crops (benchmarks/fast_frames.py calibrate; the notebook entry of 2026-12-03).
+WEIGHT_PER_VARIANCE = 12.0
+WEIGHT_FLOOR = 4e-5
 UNKNOWN_NOISE_SIGMA = 0.01  # an LR too small to estimate: treat as 1 % noise (the engine's noise gate)
 ITERATIONS = 100  # within 0.01 dB of 600 on the calibration crops (the notebook entry)
 HISTORY = 10  # L-BFGS memory pairs: 2·HISTORY HR-sized buffers
@@ -65,11 +66,11 @@ class NonBlindInfo:
         return float(np.sqrt(np.nanmean(self.consistency.astype(np.float64) ** 2)))
 
 
-def weight_for_noise(sigma: float) -> float:
-    """λ for an LR with white noise σ ([0, 1] units): max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE · σ²)."""
+def weight_for_noise(sigma: float, scale: int) -> float:
+    """λ for an LR with white noise σ ([0, 1] units) at ×scale: max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE · σ²) / s²."""
     if not math.isfinite(sigma):
         sigma = UNKNOWN_NOISE_SIGMA
-    return max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE * float(sigma) ** 2)
+    return max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE * float(sigma) ** 2) / int(scale) ** 2
 
 
 def free_band(kernel_size: int, scale: int) -> int:
@@ -213,7 +214,7 @@ def reconstruct(
 
     kernel_or_map: one K×K kernel of the forward model, or a tiled run's `kernel_map` (n_rows, n_cols, K, K)
     with its `tile_boxes`. sampling: the run's convention (the cubic start). noise_sigma: the LR's white noise
-    ([0, 1] units), None = `estimate_noise_sigma`; λ = `weight_for_noise(σ)` unless `weight` is given.
+    ([0, 1] units), None = `estimate_noise_sigma`; λ = `weight_for_noise(σ, scale)` unless `weight` is given.
     mask ((h, w) or (1, h, w), 1 = observed) and non-finite pixels are left out of the data term.
     should_stop is polled before every iteration; Stop keeps the current iterate (tiles not started keep the
     cubic upsample). progress(done, total) after every iteration, total = iterations × tiles.
@@ -235,7 +236,7 @@ def reconstruct(
     image = _fill_missing(image, observed)
     if weight is None:
         sigma = estimate_noise_sigma(image, observed) if noise_sigma is None else float(noise_sigma)
-        lam = weight_for_noise(sigma)
+        lam = weight_for_noise(sigma, s)
     else:
         sigma, lam = math.nan, float(weight)
 
