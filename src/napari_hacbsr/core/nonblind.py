@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from .degradation import forward_model, phase_correct_bicubic
 from .losses import hyper_laplacian
@@ -32,14 +33,16 @@ from .noise import estimate_noise_sigma
 from .tiling import Assembly, TileGrid, plan_grid
 
 EXPONENT = 0.8  # the hyper-Laplacian's p (issue 24's measured solve)
-#: λ = WEIGHT_PER_VARIANCE · (σ² + QUANTISATION_SIGMA²): the MAP weight of a fixed prior under white noise
-#: σ (the data term is a sum of squares, so λ ∝ σ²); the floor is 8-bit rounding noise (1/255/√12).
-#: The constant is measured on calibration crops: benchmarks/fast_frames.py calibrate.
-WEIGHT_PER_VARIANCE = 20.0
-QUANTISATION_SIGMA = 1.0 / 255.0 / math.sqrt(12.0)
+#: λ = max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE · σ²) / s²: the data term is a sum of squares, so a fixed prior's
+#: MAP weight grows as the noise variance; the prior sums over s² HR pixels per LR datum, hence / s²; the floor
+#: is the noise-free weight (8-bit rounding, and the texture the estimator reads as noise). Both constants are
+#: measured on calibration crops (benchmarks/fast_frames.py calibrate; the notebook entry of 2026-12-03).
+WEIGHT_PER_VARIANCE = 12.0
+WEIGHT_FLOOR = 4e-5
 UNKNOWN_NOISE_SIGMA = 0.01  # an LR too small to estimate: treat as 1 % noise (the engine's noise gate)
-ITERATIONS = 300
+ITERATIONS = 100  # within 0.01 dB of 600 on the calibration crops (the notebook entry)
 HISTORY = 10  # L-BFGS memory pairs: 2·HISTORY HR-sized buffers
+LINE_SEARCH_EVALS = 20  # per iteration (max_eval counts the start of each step() too, so it is set, not derived)
 MAX_TILE_HR_PIXELS = 2048 * 2048  # one solve's HR size (~40 HR buffers: ~0.7 GB at float32)
 CONTEXT_LR = 16  # LR px of real data around each tile: the solution there depends on data this far out
 TILE_OVERLAP_LR = 8  # cross-fade width between neighbouring tiles
@@ -63,11 +66,11 @@ class NonBlindInfo:
         return float(np.sqrt(np.nanmean(self.consistency.astype(np.float64) ** 2)))
 
 
-def weight_for_noise(sigma: float) -> float:
-    """λ for an LR with white noise σ ([0, 1] units): WEIGHT_PER_VARIANCE · (σ² + QUANTISATION_SIGMA²)."""
+def weight_for_noise(sigma: float, scale: int) -> float:
+    """λ for an LR with white noise σ ([0, 1] units) at ×scale: max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE · σ²) / s²."""
     if not math.isfinite(sigma):
         sigma = UNKNOWN_NOISE_SIGMA
-    return WEIGHT_PER_VARIANCE * (float(sigma) ** 2 + QUANTISATION_SIGMA**2)
+    return max(WEIGHT_FLOOR, WEIGHT_PER_VARIANCE * float(sigma) ** 2) / int(scale) ** 2
 
 
 def free_band(kernel_size: int, scale: int) -> int:
@@ -87,15 +90,17 @@ def solve_region(
     on_iteration: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """One L-BFGS solve of y (C, h, w) with `observed` (h, w) bool; returns the HR (C, h·s, w·s) and the
-    iterations done. The HR is solved `free_band` LR px wider on each side (those LR pixels unobserved)."""
+    iterations done. The HR is solved `free_band` LR px wider on each side (those LR pixels unobserved).
+
+    Unobserved pixels of y still shape the cubic start (fill them with something plausible): the data leave
+    the HR underdetermined, so the start's share in the null space of A stays."""
     s = int(scale)
     _, h, w = y.shape
     band = free_band(kernel.shape[-1], s)
-    filled = np.where(observed, y, y[:, observed].mean(axis=1)[:, None, None] if observed.any() else 0.5)
     widths = ((0, 0), (band, band), (band, band))
-    start = phase_correct_bicubic(np.pad(filled, widths, mode="symmetric"), s, sampling, channel_axis=0)
+    start = phase_correct_bicubic(np.pad(y, widths, mode="symmetric"), s, sampling, channel_axis=0)
     x = torch.tensor(np.ascontiguousarray(start[None]), dtype=torch.float32, requires_grad=True)
-    target = torch.from_numpy(np.pad(filled, widths).astype(np.float32))[None]
+    target = torch.from_numpy(np.pad(np.where(observed, y, 0.0), widths).astype(np.float32))[None]
     obs = torch.from_numpy(np.pad(observed, band).astype(np.float32))[None, None]
     k = torch.as_tensor(kernel, dtype=torch.float32)
 
@@ -106,8 +111,8 @@ def solve_region(
     # L-BFGS evaluates at the start of every step() the point where the last one ended: a cache of that
     # evaluation lets each iteration be its own step() (Stop and progress per iteration) at no extra cost
     optimizer = torch.optim.LBFGS(
-        [x], lr=1.0, max_iter=1, history_size=HISTORY, line_search_fn="strong_wolfe", tolerance_grad=1e-12,
-        tolerance_change=1e-12,
+        [x], lr=1.0, max_iter=1, max_eval=1 + LINE_SEARCH_EVALS, history_size=HISTORY,
+        line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-12,
     )  # fmt: skip
     cache: dict[str, torch.Tensor] = {}
 
@@ -131,10 +136,18 @@ def solve_region(
     return hr, done
 
 
+def _fill_missing(image: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Missing pixels take their nearest observed pixel's value (the cubic start only: they stay out of the data)."""
+    if observed.all():
+        return image
+    index = ndimage.distance_transform_edt(~observed, return_distances=False, return_indices=True)
+    return image[:, index[0], index[1]].astype(np.float32)
+
+
 def _grid_of_boxes(tile_boxes: np.ndarray, lr_shape: tuple[int, int]) -> TileGrid:
     boxes = np.asarray(tile_boxes, dtype=np.int64)
     rows = tuple((int(a), int(b)) for a, b in boxes[:, 0, [0, 2]])
-    cols = tuple((int(a), int(b)) for a, b in boxes[0, :, [1, 3]])
+    cols = tuple((int(a), int(b)) for a, b in boxes[0][:, [1, 3]])
     return TileGrid(lr_shape, rows, cols)
 
 
@@ -201,7 +214,7 @@ def reconstruct(
 
     kernel_or_map: one K×K kernel of the forward model, or a tiled run's `kernel_map` (n_rows, n_cols, K, K)
     with its `tile_boxes`. sampling: the run's convention (the cubic start). noise_sigma: the LR's white noise
-    ([0, 1] units), None = `estimate_noise_sigma`; λ = `weight_for_noise(σ)` unless `weight` is given.
+    ([0, 1] units), None = `estimate_noise_sigma`; λ = `weight_for_noise(σ, scale)` unless `weight` is given.
     mask ((h, w) or (1, h, w), 1 = observed) and non-finite pixels are left out of the data term.
     should_stop is polled before every iteration; Stop keeps the current iterate (tiles not started keep the
     cubic upsample). progress(done, total) after every iteration, total = iterations × tiles.
@@ -220,10 +233,10 @@ def reconstruct(
         observed &= np.asarray(mask).reshape(h, w) > 0
     if not observed.any():
         raise ValueError("the LR image has no observed pixel (all masked or non-finite)")
-    image = np.where(observed, image, 0.0).astype(np.float32)
+    image = _fill_missing(image, observed)
     if weight is None:
         sigma = estimate_noise_sigma(image, observed) if noise_sigma is None else float(noise_sigma)
-        lam = weight_for_noise(sigma)
+        lam = weight_for_noise(sigma, s)
     else:
         sigma, lam = math.nan, float(weight)
 
