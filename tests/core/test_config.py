@@ -130,7 +130,12 @@ def test_presets_are_named_configs():
     assert set(PRESET_NAMES) == {"default", "noise-free", "paper"}
     assert preset("default") == HACBSRConfig()
     paper = resolve(preset("paper", scale=4), "cuda")
-    assert (paper.sampling, paper.kernel_model, paper.noise_gate, paper.ssim_iterations) == ("stride", "paper", False, 81)
+    assert (paper.sampling, paper.kernel_model, paper.noise_gate, paper.ssim_iterations) == (
+        "stride",
+        "paper",
+        False,
+        81,
+    )
     assert paper.history_in_mse is True and paper.kernel.kl_weighting == "uniform"
     assert preset("noise-free", seed=3).seed == 3  # changes on top
     with pytest.raises(ValueError, match="preset must be one of"):

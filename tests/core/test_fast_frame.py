@@ -8,7 +8,7 @@ from napari_hacbsr.core import fast_frame
 from napari_hacbsr.core.api import super_resolve
 from napari_hacbsr.core.choices import AUTO_TIME_BUDGET_S
 from napari_hacbsr.core.config import HACBSRConfig
-from napari_hacbsr.core.fast_frame import iterate_fast, select_texture_tiles
+from napari_hacbsr.core.fast_frame import iterate_fast
 from napari_hacbsr.core.image import prepare_image
 from napari_hacbsr.core.plan import resolve
 from napari_hacbsr.core.resources import estimate_resources
@@ -24,22 +24,6 @@ def textured(h, w, seed=0):
 @pytest.fixture
 def short_solve(monkeypatch):
     monkeypatch.setattr(fast_frame, "SOLVE_ITERATIONS", 8)
-
-
-def test_texture_tiles_skip_flat_and_masked_areas_and_spread_out():
-    y = np.full((96, 96), 0.5, np.float32)
-    y[:, 48:] = textured(96, 48)  # texture on the right half only
-    mask = np.ones((96, 96), np.float32)
-    mask[:32, 48:] = 0  # the top of the textured half is missing
-    boxes = select_texture_tiles(y, mask, 32, 3)
-    assert len(boxes) == 3
-    for y0, x0, y1, x1 in boxes:
-        assert (y1 - y0, x1 - x0) == (32, 32) and x0 >= 48 - 16  # on (or mostly on) the texture
-        assert mask[y0:y1, x0:x1].all()  # never a missing pixel
-    for i, a in enumerate(boxes):  # one side apart from each other
-        for b in boxes[i + 1 :]:
-            assert abs(a[0] - b[0]) >= 32 or abs(a[1] - b[1]) >= 32
-    assert select_texture_tiles(y, np.zeros_like(mask), 32, 3) == []
 
 
 def test_the_fast_path_estimates_on_tiles_then_solves_the_whole_frame(short_solve):

@@ -2,8 +2,8 @@
 
 Full HACBSR costs a Deep Image Prior per HR pixel; most of its quality comes from the kernel it estimates
 (docs/algorithm.md, "Fast reconstruction"). So the fast path runs the full algorithm, with a short schedule,
-on `ESTIMATE_TILES` LR tiles chosen for texture (flat plains, sky and masked pixels carry no kernel
-information), takes their normalised mean as the frame's kernel, and reconstructs the frame with
+on `ESTIMATE_TILES` LR tiles chosen for texture (`core.texture`: flat plains, sky and masked pixels carry
+no kernel information), takes their normalised mean as the frame's kernel, and reconstructs the frame with
 `core.nonblind.reconstruct` (the engine's forward model, a noise-following weight). Steps stream from both
 stages; Stop in the estimate keeps the cubic upsample, Stop in the reconstruction keeps its iterate.
 """
@@ -25,6 +25,7 @@ from .image import PreparedImage, min_lr_side
 from .nonblind import ITERATIONS, MAX_TILE_HR_PIXELS, reconstruct
 from .plan import RunPlan
 from .records import Result, Step
+from .texture import select_texture_tiles
 from .tiling import slice_prepared
 
 ESTIMATE_TILES = 2  # textured LR tiles HACBSR estimates the kernel on
@@ -50,38 +51,6 @@ def fast_cost(lr_shape: tuple[int, int], plan: RunPlan) -> tuple[float, float | 
     return peak, None if estimate_s is None else ESTIMATE_TILES * estimate_s + solve_s
 
 
-def select_texture_tiles(
-    y: np.ndarray, mask: np.ndarray | None, side: int, count: int
-) -> list[tuple[int, int, int, int]]:
-    """Up to `count` LR boxes (y0, x0, y1, x1) of `side` px with the most texture, spread over the frame.
-
-    Texture: the mean squared first difference of the luminance (flat plains and sky score ~0); a box with
-    a missing pixel is never chosen. Boxes are taken greedily, each at least one side away from the others.
-    """
-    lum = np.asarray(y, np.float64).mean(axis=0) if np.ndim(y) == 3 else np.asarray(y, np.float64)
-    h, w = lum.shape
-    side = min(side, h, w)
-    missing = np.zeros((h, w), bool) if mask is None else np.asarray(mask).reshape(h, w) <= 0
-    step = max(1, side // 2)
-    rows = sorted({*range(0, h - side + 1, step), h - side})
-    cols = sorted({*range(0, w - side + 1, step), w - side})
-    scored = []
-    for r in rows:
-        for c in cols:
-            if missing[r : r + side, c : c + side].any():
-                continue
-            patch = lum[r : r + side, c : c + side]
-            texture = float(np.mean(np.diff(patch, axis=0) ** 2) + np.mean(np.diff(patch, axis=1) ** 2))
-            scored.append((texture, r, c))
-    chosen: list[tuple[int, int, int, int]] = []
-    for _, r, c in sorted(scored, reverse=True):
-        if all(abs(r - b[0]) >= side or abs(c - b[1]) >= side for b in chosen):
-            chosen.append((r, c, r + side, c + side))
-        if len(chosen) == count:
-            break
-    return chosen
-
-
 def iterate_fast(
     prepared: PreparedImage, plan: RunPlan, should_stop: Callable[[], bool] | None = None
 ) -> Generator[Step, None, Result]:
@@ -91,7 +60,9 @@ def iterate_fast(
     start = time.perf_counter()
     s, (h, w) = plan.scale, prepared.lr_shape
     side = estimate_tile_side(s)
-    boxes = select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
+    boxes = [
+        tuple(int(v) for v in box) for box in select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
+    ]
     if not boxes:
         raise ValueError(
             f"no {side}×{side} LR tile of this {h}×{w} image is free of missing pixels, so no kernel can be "
