@@ -297,11 +297,7 @@ def run_solvers(args) -> None:
                     *[("deepinv-fista-tv", lam, deepinv_fista_tv) for lam in (1e-4, 3e-4, 1e-3, 3e-3)],
                 ]:
                     start = time.perf_counter()
-                    out = (
-                        run(lr, k, scale, iterations, lam)
-                        if run is deepinv_fista_tv
-                        else run(lr, k, scale, iterations, lam)[0]
-                    )
+                    out = run(lr, k, scale, iterations, lam)
                     rows.append(
                         {
                             "image": stem,
