@@ -12,7 +12,14 @@ def drain(gen):
 
 
 # A tiny, fast schedule for end-to-end tests on 2 CPU cores.
-TINY = {"iterations": 3, "kernel_warmup": 5, "encoder": "fallback", "device": "cpu", "ssim_share": 1 / 3, "noise_gate": False}
+TINY = {
+    "iterations": 3,
+    "kernel_warmup": 5,
+    "encoder": "fallback",
+    "device": "cpu",
+    "ssim_share": 1 / 3,
+    "noise_gate": False,
+}
 
 
 def made_result(sr, config, kernel=None, **fields):

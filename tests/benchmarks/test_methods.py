@@ -28,6 +28,7 @@ def test_the_table_holds_todays_methods_in_report_order():
         "hacbsr-ck-cl",
         "hacbsr-mlmc-kernel",
         "hacbsr-own-kernel",
+        "hacbsr-fast",
     ]
     assert ENGINE_METHODS == list(METHODS)[2:]
     labels = [m.label for m in METHODS.values()]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import paper_preset_check as check
+from napari_hacbsr.core.plan import resolve
 
 
 def test_the_paper_config_is_the_short_schedule_with_one_ssim_iteration():
     config = check.paper_config(scale=4, encoder="fallback", device="cpu", iterations=3, kernel_warmup=20, seed=0)
-    assert (config.sampling, config.outer_iterations, config.ssim_iterations) == ("stride", 3, 1)
-    assert config.history_in_mse is True
+    plan = resolve(config, "cpu")
+    assert (plan.sampling, plan.iterations, plan.ssim_iterations) == ("stride", 3, 1)
+    assert plan.history_in_mse is True and plan.kernel_model == "paper"
 
 
 def test_a_child_refuses_an_engine_from_another_tree(tmp_path):

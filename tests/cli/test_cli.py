@@ -111,7 +111,9 @@ def test_run_reports_the_noise_level_and_the_loss_schedule_it_chose(hr_png, tmp_
     lr_png = tmp_path / "hr_LR_x2.png"
     iio.imwrite(lr_png, np.clip(127 + 100 * np.sin(xx / 3.0) * np.cos(yy / 5.0) + noise, 0, 255).astype(np.uint8))
     assert main(["run", str(lr_png), "--scale", "2", "-o", str(tmp_path / "a"), *TINY_ARGS]) == 0
-    estimated = json.loads((tmp_path / "a" / "hr_LR_x2_HACBSR.json").read_text())["config"]["lr_noise"]
+    record = json.loads((tmp_path / "a" / "hr_LR_x2_HACBSR.json").read_text())
+    assert record["config"]["lr_noise"] is None  # the user's config as given: a replay estimates again
+    estimated = record["plan"]["lr_noise"]
     assert estimated > 0.01  # 5 % noise on a 40 px sine: above the gate, the paper's share (1 of 2)
     gain = estimated / 0.01  # the hyper-Laplacian's weight follows the noise above the gate
     said = (
@@ -121,5 +123,5 @@ def test_run_reports_the_noise_level_and_the_loss_schedule_it_chose(hr_png, tmp_
     assert said in capsys.readouterr().out
     known = ["--lr-noise", "0.001"]  # the user's own noise level is used as given
     assert main(["run", str(lr_png), "--scale", "2", "-o", str(tmp_path / "b"), *TINY_ARGS, *known]) == 0
-    assert json.loads((tmp_path / "b" / "hr_LR_x2_HACBSR.json").read_text())["config"]["lr_noise"] == 0.001
+    assert json.loads((tmp_path / "b" / "hr_LR_x2_HACBSR.json").read_text())["plan"]["lr_noise"] == 0.001
     assert "1-SSIM for all 2 iterations (LR noise 0.10 % of its range, gate 1 %)" in capsys.readouterr().out

@@ -63,7 +63,13 @@ def test_widget_shows_the_estimate_before_run_and_explains_a_missing_rectangle(m
     widget = HACBSRWidget(viewer)
     viewer.window.add_dock_widget(widget, name="HACBSR test")
     viewer.add_image(_frame(), name="frame")
-    assert widget.frame.estimate.value.startswith("Estimate: ≈") and "GB peak" in widget.frame.estimate.value
+    text = widget.frame.estimate.value
+    assert text.startswith("Estimate: ≈") and "GB peak" in text
+    assert "full HACBSR ≈" in text and "fast ≈" in text and "; auto runs " in text  # both, and auto's pick
+    widget.frame.reconstruction.value = "fast"  # a choice updates the line, and the run's config
+    assert "fast path" in widget.frame.estimate.value and "auto runs" not in widget.frame.estimate.value
+    assert widget.make_config().reconstruction == "fast"
+    widget.frame.reconstruction.value = "auto"
     widget.frame.region.value = "Shapes rectangle"
     assert "no Shapes layer" in widget.frame.estimate.value
     widget._on_run()

@@ -137,7 +137,7 @@ def test_threaded_run_layers_geometry_metadata_and_second_run(make_napari_viewer
         assert meta["stopped_early"] is False and meta["config"]["scale"] == 2 and meta["device"] == "cpu"
     assert widget.run_button.enabled and not widget.stop_button.enabled and not widget.running
     assert "Done: 2 iterations" in widget.status.value
-    lr_noise = sr.metadata["hacbsr"]["config"]["lr_noise"]  # estimated by the run, said with the schedule it chose
+    lr_noise = sr.metadata["hacbsr"]["plan"]["lr_noise"]  # estimated by the run, said with the schedule it chose
     gain = f"hyper-Laplacian ×{lr_noise / 0.01:.1f} for the noise"
     said = f"of 2 iterations, then MSE, {gain} (LR noise {100 * lr_noise:.2f} % of its range, gate 1 %)"
     assert said in widget.status.value

@@ -81,7 +81,7 @@ class ResourceEstimate:
 
     def summary(self) -> str:
         """One line for the widget and the CLI."""
-        time_text = "time not calibrated for this device" if self.seconds is None else f"≈{_duration(self.seconds)}"
+        time_text = "time not calibrated for this device" if self.seconds is None else f"≈{duration_text(self.seconds)}"
         tiles = (
             "1 tile" if self.tile is None else f"{self.tiles} tiles ({self.grid[0]}×{self.grid[1]} of {self.tile} px)"
         )
@@ -91,7 +91,8 @@ class ResourceEstimate:
         return f"≈{self.peak_bytes / 1e9:.1f} GB peak, {time_text}, {tiles} on {self.device}{free}"
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """A duration in the estimate's words: seconds, minutes or hours."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

@@ -98,24 +98,24 @@ class FrameControls(Container):
             return
         try:
             from ..core.image import min_lr_side
-            from ..core.resources import estimate_resources
+            from ..core.resources import duration_text, estimate_resources
 
             box = self.region_box(viewer, layer)
             rows, cols = spatial_shape(layer) if box is None else (box[2] - box[0], box[3] - box[1])
             if min(rows, cols) < min_lr_side(config.scale):
                 raise ValueError(f"the region is {rows}×{cols} px, too small at ×{config.scale}")
             channels = 3 if getattr(layer, "rgb", False) else 1
-            estimates = {
-                kind: estimate_resources(
+            chosen = estimate_resources((rows, cols), config.scale, config, config.device, channels=channels)
+            times = []  # both reconstructions' times, so the choice is the user's to see
+            for kind, name in (("hacbsr", "full HACBSR"), ("fast", "fast")):
+                est = estimate_resources(
                     (rows, cols), config.scale, config.replace(reconstruction=kind), config.device, channels=channels
                 )
-                for kind in ("hacbsr", "fast")
-            }
-            chosen = estimate_resources((rows, cols), config.scale, config, config.device, channels=channels)
-            lines = [f"{kind}: {est.summary()}" for kind, est in estimates.items()]
-            if config.reconstruction == "auto":
-                lines.append(f"auto runs {chosen.reconstruction}")
-            text = ("Estimate — " + "; ".join(lines)) if chosen.fits else f"Will not start: {chosen.message}"
+                times.append(f"{name} ≈{duration_text(est.seconds)}" if est.seconds is not None else f"{name} ?")
+            both = f" ({', '.join(times)}" + (
+                f"; auto runs {chosen.reconstruction})" if config.reconstruction == "auto" else ")"
+            )
+            text = f"Estimate: {chosen.summary()}{both}" if chosen.fits else f"Will not start: {chosen.message}"
         except ValueError as exc:
             text = f"Estimate unavailable: {exc}"
         self.estimate.value = text

@@ -31,6 +31,7 @@ class RunLayers:
             "sr_layer": self.sr_name,
             "kernel_layer": self.kernel_name,
             "config": self.config.to_dict(),
+            "plan": self.plan.to_dict(),
             "seed": self.config.seed,
             "device": self.device,
             "device_name": self.device_description,
