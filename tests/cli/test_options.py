@@ -103,3 +103,18 @@ def test_python_dash_m_runs_the_cli(module):
 
     proc = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.startswith("napari-hacbsr "), proc.stderr
+
+
+
+def test_run_with_the_noise_free_preset_is_the_api_run_of_that_preset_bit_for_bit(lr_png, tmp_path):
+    from napari_hacbsr.core.api import super_resolve
+    from napari_hacbsr.core.presets import preset
+    from napari_hacbsr.files import read_image
+
+    assert main(["run", str(lr_png), "-o", str(tmp_path), "--preset", "noise-free", *TINY_ARGS]) == 0
+    written = json.loads((tmp_path / "lr_HACBSR.json").read_text())
+    assert written["config"]["ssim_share"] == 1.0 and written["config"]["noise_gate"] is False
+    assert written["plan"]["ssim_iterations"] == written["plan"]["iterations"] == 2  # 1-SSIM throughout
+    image, _ = read_image(lr_png)
+    cfg = preset("noise-free", iterations=2, kernel_warmup=3, encoder="fallback", device="cpu")
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "lr_HACBSR_x2.tif"), super_resolve(image, config=cfg).sr)
