@@ -87,3 +87,12 @@ def test_the_api_reaches_the_fast_path(short_solve):
     result = super_resolve(textured(56, 64), 2, **TINY, reconstruction="fast")
     assert result.reconstruction == "fast" and result.plan.reconstruction == "fast"
     assert result.sr.shape == (112, 128)
+
+
+def test_a_frame_no_tile_of_which_passes_the_texture_rules_estimates_on_its_centre(short_solve):
+    lr = textured(48, 48)
+    lr[:, :6] = 0.0  # a dark limb in every candidate tile
+    prepared = prepare_image(lr, 2)
+    plan = resolve(HACBSRConfig(scale=2, **TINY, reconstruction="fast"), "cpu", prepared)
+    _, result = drain(iterate_fast(prepared, plan))
+    assert result.stages[0]["tiles"] == [[0, 0, 48, 48]] and result.sr.shape == (96, 96)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Generator
 
 import numpy as np
 
-from . import engine
 from .cost_model import NONBLIND_BYTES_PER_HR_PX, nonblind_seconds, run_peak_bytes, run_seconds
 from .degradation import phase_correct_bicubic
 from .image import PreparedImage, min_lr_side
@@ -26,7 +25,7 @@ from .nonblind import ITERATIONS, MAX_TILE_HR_PIXELS, reconstruct
 from .plan import RunPlan
 from .records import Result, Step
 from .texture import select_texture_tiles
-from .tiling import slice_prepared
+from .tiling import run_tile
 
 ESTIMATE_TILES = 2  # textured LR tiles HACBSR estimates the kernel on
 ESTIMATE_HR_SIDE = 96  # each tile's HR side (the anchor crops' size)
@@ -60,9 +59,8 @@ def iterate_fast(
     start = time.perf_counter()
     s, (h, w) = plan.scale, prepared.lr_shape
     side = estimate_tile_side(s)
-    boxes = [
-        tuple(int(v) for v in box) for box in select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
-    ]
+    chosen = select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
+    boxes = [tuple(int(v) for v in box) for box in chosen] or _centre_tile(prepared, side)
     if not boxes:
         raise ValueError(
             f"no {side}×{side} LR tile of this {h}×{w} image is free of missing pixels, so no kernel can be "
@@ -72,23 +70,8 @@ def iterate_fast(
     fill = prepared.to_output(np.clip(phase_correct_bicubic(prepared.y, s, plan.sampling, channel_axis=0), 0, 1))
     kernels, results, stopped = [], [], False
     for index, box in enumerate(boxes):
-        run = engine.iterate(slice_prepared(prepared, box), estimate_plan, stop)
         hr_box = tuple(int(v) * s for v in box)
-        while True:
-            try:
-                step = next(run)
-            except StopIteration as done:
-                result = done.value
-                break
-            setup = step.stage == "setup"
-            yield dataclasses.replace(
-                step,
-                sr=(fill if index == 0 else None) if setup else step.sr,
-                elapsed=time.perf_counter() - start,
-                tile=index + 1,
-                tiles=len(boxes),
-                tile_box=None if setup else hr_box,
-            )
+        result = yield from run_tile(prepared, box, estimate_plan, stop, index, len(boxes), hr_box, fill, start)
         results.append(result)
         if result.stopped_early:
             stopped = True
@@ -133,6 +116,17 @@ def iterate_fast(
         consistency_map=consistency,
         stages=stages,
     )
+
+
+def _centre_tile(prepared: PreparedImage, side: int) -> list[tuple[int, int, int, int]]:
+    """Where no tile passes the texture rules (a small or dark frame): the centre tile, if it has no missing
+    pixel (the kernel estimate then reads what the frame has)."""
+    (h, w), side = prepared.lr_shape, min(side, *prepared.lr_shape)
+    r, c = (h - side) // 2, (w - side) // 2
+    mask = prepared.mask
+    if mask is not None and not (mask.reshape(h, w)[r : r + side, c : c + side] > 0).all():
+        return []
+    return [(r, c, r + side, c + side)]
 
 
 def _short_schedule(plan: RunPlan, iterations: int) -> RunPlan:

@@ -182,6 +182,36 @@ class Assembly:
         return _from_chw(out.astype(self.fill.dtype), self.channel_axis)
 
 
+def run_tile(
+    prepared: PreparedImage,
+    lr_box: tuple[int, int, int, int],
+    plan: RunPlan,
+    stop: Callable[[], bool],
+    index: int,
+    tiles: int,
+    hr_box: tuple[int, int, int, int],
+    fill: np.ndarray,
+    start: float,
+) -> Generator[Step, None, Result]:
+    """`engine.iterate` on one LR box of a frame, its Steps relabelled as tile `index` of `tiles` (HR box
+    `hr_box`); the first tile's setup Step carries the frame's cubic `fill`, later ones progress only."""
+    run = engine.iterate(slice_prepared(prepared, lr_box), plan, stop)
+    while True:
+        try:
+            step = next(run)
+        except StopIteration as done:
+            return done.value
+        setup = step.stage == "setup"
+        yield dataclasses.replace(
+            step,
+            sr=(fill if index == 0 else None) if setup else step.sr,
+            elapsed=time.perf_counter() - start,
+            tile=index + 1,
+            tiles=tiles,
+            tile_box=None if setup else hr_box,
+        )
+
+
 def iterate_tiled(
     image: np.ndarray | PreparedImage,
     config: HACBSRConfig | RunPlan | None = None,
@@ -222,23 +252,7 @@ def iterate_tiled(
             stopped = True
             break
         box = assembly.hr_box(index)
-        run = engine.iterate(slice_prepared(prepared, grid.lr_box(index)), cfg, stop)
-        while True:
-            try:
-                step = next(run)
-            except StopIteration as done:
-                result = done.value
-                break
-            setup = step.stage == "setup"
-            yield dataclasses.replace(
-                step,
-                # the whole frame's cubic upsample once (first tile); later tiles' setup: progress only
-                sr=(fill if index == 0 else None) if setup else step.sr,
-                elapsed=time.perf_counter() - start,
-                tile=index + 1,
-                tiles=grid.count,
-                tile_box=None if setup else box,
-            )
+        result = yield from run_tile(prepared, grid.lr_box(index), cfg, stop, index, grid.count, box, fill, start)
         results.append(result)
         if result.stopped_early:  # an unfinished tile keeps the cubic fill
             stopped = True
