@@ -206,7 +206,7 @@ def _phase_matrix(in_len: int, scale: int, convention: str):
     """
     from scipy import sparse
 
-    u = lr_position_of_hr(np.arange(in_len * scale), scale, convention)
+    u = np.asarray(lr_position_of_hr(np.arange(in_len * scale), scale, convention))
     left = np.floor(u) - 1
     idx = left[:, None] + np.arange(4)[None, :]
     weights = _cubic(u[:, None] - idx)
@@ -224,6 +224,8 @@ def phase_correct_bicubic(lr: np.ndarray, scale: int, convention: str, channel_a
     """
     img = np.asarray(lr, dtype=np.float64)
     if img.ndim == 3:
+        if channel_axis is None:
+            raise ValueError("a 3-D image needs its channel_axis")
         planes = np.moveaxis(img, channel_axis, 0)
         out = np.stack([phase_correct_bicubic(plane, scale, convention) for plane in planes])
         return np.moveaxis(out, 0, channel_axis)

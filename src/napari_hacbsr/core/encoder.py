@@ -39,6 +39,9 @@ def _as_rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 class _ResizeNormalize(nn.Module):
+    mean: torch.Tensor  # (buffers, registered in __init__)
+    std: torch.Tensor
+
     def __init__(self, size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.size = size
@@ -136,8 +139,8 @@ def _cached_pretrained(pretrained_cfg: dict) -> str | None:
         try:
             from huggingface_hub import try_to_load_from_cache
         except ImportError:
-            try_to_load_from_cache = None
-        if try_to_load_from_cache is not None:
+            pass  # (no huggingface_hub: only the URL cache below)
+        else:
             repo_id, filename = os.path.split(hub)  # open_clip's 'org/model/' or 'org/model/file'
             names = [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
             for name in names:

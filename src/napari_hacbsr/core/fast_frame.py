@@ -61,7 +61,8 @@ def iterate_fast(
     s, (h, w) = plan.scale, prepared.lr_shape
     side = estimate_tile_side(s)
     boxes = [
-        tuple(int(v) for v in box) for box in select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
+        (int(y0), int(x0), int(y1), int(x1))
+        for y0, x0, y1, x1 in select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
     ]
     if not boxes:
         raise ValueError(
@@ -98,7 +99,7 @@ def iterate_fast(
     kernel = np.mean(kernels or [results[-1].kernel], axis=0).astype(np.float32)
     kernel /= kernel.sum()
     hr, info = (None, None) if stopped else (yield from _reconstruct(prepared, plan, kernel, stop, start))
-    stopped = stopped or info.stopped
+    stopped = stopped or (info is not None and info.stopped)
     norm = prepared.normalization
     consistency = None if info is None else info.consistency * (norm.high - norm.low)
     stages = [{"stage": "estimate", "tiles": [list(b) for b in boxes], "iterations": estimate_plan.iterations}]

@@ -122,7 +122,7 @@ def inspect_image(image: Any, scale: int, channel_axis: int | None = None) -> tu
             f"smaller scale"
         )
     low, high = _finite_range(arr)
-    if low is None:
+    if low is None or high is None:  # (both or neither)
         raise ValueError("image has no finite pixels (all NaN/inf); nothing to super-resolve")
     if not high > low:
         raise ValueError(f"image is constant (every finite pixel is {low}); there is no detail to super-resolve")
@@ -149,7 +149,7 @@ def prepare_image(
     channels = chw.shape[0]
     values = chw.astype(np.float64)
     finite = np.isfinite(values)
-    pixel_ok = finite.all(axis=0)
+    pixel_ok = np.asarray(finite.all(axis=0))
     missing = int((~pixel_ok).sum())
     y = np.where(finite, (values - low) / (high - low), 0.0)
     if missing:

@@ -6,6 +6,8 @@ Parameter counts are pinned by tests: G_x 2,359,939 at 3-in/3-out; G_k 322,121 /
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,8 +43,9 @@ class NonLocalBlock(nn.Module):
         self.phi = nn.Sequential(nn.Conv2d(channels, inter, 1), nn.MaxPool2d(2))
         self.g = nn.Sequential(nn.Conv2d(channels, inter, 1), nn.MaxPool2d(2))
         self.out = nn.Sequential(nn.Conv2d(inter, channels, 1), nn.BatchNorm2d(channels))
-        nn.init.zeros_(self.out[1].weight)  # the block starts as the identity
-        nn.init.zeros_(self.out[1].bias)
+        norm = cast(nn.BatchNorm2d, self.out[1])
+        nn.init.zeros_(norm.weight)  # the block starts as the identity
+        nn.init.zeros_(norm.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape

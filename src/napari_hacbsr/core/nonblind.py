@@ -123,6 +123,7 @@ def solve_region(
         optimizer.zero_grad()
         value = energy()
         value.backward()
+        assert x.grad is not None  # (x requires grad: backward filled it)
         cache.update(x=x.detach().clone(), grad=x.grad.detach().contiguous().clone(), energy=value.detach())
         return value
 
@@ -175,7 +176,8 @@ def _tile_kernels(kernel_or_map: np.ndarray, tile_boxes: np.ndarray | None, lr_s
     if kernels.ndim != 4 or tile_boxes is None or np.shape(tile_boxes) != (*kernels.shape[:2], 4):
         raise ValueError(
             "a kernel map must be (n_rows, n_cols, K, K) with tile_boxes (n_rows, n_cols, 4) as a tiled run's "
-            f"Result gives them; got kernels {kernels.shape} and tile_boxes {np.shape(tile_boxes)}"
+            f"Result gives them; got kernels {kernels.shape} and tile_boxes "
+            f"{() if tile_boxes is None else np.shape(tile_boxes)}"
         )
     finite = np.isfinite(kernels).all(axis=(2, 3))
     if not finite.any():
@@ -228,7 +230,7 @@ def reconstruct(
     s = int(scale)
     grid, kernels = _tile_kernels(kernel_or_map, tile_boxes, image.shape[1:], s)
     _, h, w = image.shape
-    observed = np.isfinite(image).all(axis=0)
+    observed = np.asarray(np.isfinite(image).all(axis=0))
     if mask is not None:
         observed &= np.asarray(mask).reshape(h, w) > 0
     if not observed.any():

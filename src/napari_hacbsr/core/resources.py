@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import HACBSRConfig
 from .cost_model import (  # noqa: F401  (CPU_MODEL, GPU_MODEL: re-exported for the calibration scripts)
@@ -29,6 +29,9 @@ from .cost_model import (  # noqa: F401  (CPU_MODEL, GPU_MODEL: re-exported for 
 )
 from .errors import HACBSRError
 from .plan import RunPlan, resolve
+
+if TYPE_CHECKING:
+    import torch
 
 
 class InsufficientMemoryError(HACBSRError):
@@ -125,6 +128,7 @@ def estimate_resources(
     from .tiling import default_overlap, plan_grid
 
     h, w = int(shape[0]), int(shape[1])
+    resolved: str | torch.device
     if isinstance(config, RunPlan):  # (a run's own plan: its device and schedule)
         cfg, resolved = config, config.device
     else:
@@ -169,7 +173,7 @@ def estimate_resources(
     )
 
 
-def _fast_estimate(shape, plan, channels, overlap, available, budget) -> ResourceEstimate:
+def _fast_estimate(shape: tuple[int, int], plan, channels, overlap, available, budget) -> ResourceEstimate:
     """The fast path's estimate: its own cost model (core.fast_frame.fast_cost); it tiles itself."""
     from .fast_frame import fast_cost
 

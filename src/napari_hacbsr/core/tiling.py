@@ -158,7 +158,7 @@ class Assembly:
         self.fill = _as_chw(fill, channel_axis)
         self.channel_axis, self.grid, self.scale, self.margin = channel_axis, grid, scale, margin
         self.acc = np.zeros(self.fill.shape, np.float64)
-        self.weight = np.zeros(self.fill.shape[1:], np.float64)
+        self.weight: np.ndarray = np.zeros(self.fill.shape[1:], np.float64)
         self.total = np.zeros(self.fill.shape[1:], np.float64)
         for index in range(grid.count):
             y0, x0, y1, x1 = self.hr_box(index)
@@ -226,8 +226,8 @@ def iterate_tiled(
         while True:
             try:
                 step = next(run)
-            except StopIteration as done:
-                result = done.value
+            except StopIteration as finished:
+                result = finished.value
                 break
             setup = step.stage == "setup"
             yield dataclasses.replace(
