@@ -118,11 +118,13 @@ class Solver:
         optimizer.step()
 
     def generate(self) -> torch.Tensor:
+        """G_x's current image (1, C, sH, sW), in float32."""
         with self.autocast:
             x = self.net_x(self.z_x)
         return x.float()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """f_c's features of `x` (float32), for the history contrast."""
         assert self.encoder is not None
         return self.encoder.module(x).float()
 
@@ -217,6 +219,7 @@ class Solver:
         return self.net_hist is not None and (use_ssim or self.history_in_mse)
 
     def refresh_history_features(self) -> None:
+        """Recompute the history network's image features after its EMA update."""
         assert self.net_hist is not None
         with torch.no_grad(), self.autocast:
             x_hist = self.net_hist(self.z_x).float()
@@ -281,6 +284,7 @@ class Solver:
 
     # -------------------------------------------------------------- outputs
     def current_estimate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last image and kernel (or fresh forward passes before the first step), as tensors."""
         with torch.no_grad():
             x = self.x_last if self.x_last is not None else self.generate()
             k = self.k_last if self.k_last is not None else self.net_k(self.z_k)
@@ -298,15 +302,18 @@ class Solver:
         return k.cpu().numpy().astype(np.float32)
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """The current estimate as arrays: the image in the input's layout and range, the kernel."""
         x, k = self.current_estimate()
         return self.prepared.to_output(x[0].cpu().numpy()), k.cpu().numpy().astype(np.float32)
 
     def lr_consistency(self) -> float:
+        """The MSE between the LR image and the current estimate blurred and downsampled."""
         x, k = self.current_estimate()
         with torch.no_grad():
             return float(data_loss(forward_model(x, k, self.cfg.scale), self.y, self.mask, False).item())
 
     def release(self) -> None:
+        """Drop the networks, optimisers and tensors so that their memory can be freed."""
         names = "net_x net_k net_hist opt_x opt_k opt_prior encoder z_x y mask data x_last k_last feat_hist"
         for name in names.split():
             setattr(self, name, None)

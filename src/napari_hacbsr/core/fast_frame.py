@@ -55,7 +55,8 @@ def iterate_fast(
     prepared: PreparedImage, plan: RunPlan, should_stop: Callable[[], bool] | None = None
 ) -> Generator[Step, None, Result]:
     """The fast path's two stages as one generator of Steps (stages "setup"/"warmup"/"iterate" per estimate
-    tile, then "reconstruct"), returning a Result whose `consistency_map` is |A x − y| in the data's units."""
+    tile, then "reconstruct"), returning a Result whose `consistency_map` is |A x − y| in the data's units.
+    """
     stop = should_stop or (lambda: False)
     start = time.perf_counter()
     s, (h, w) = plan.scale, prepared.lr_shape

@@ -33,6 +33,7 @@ class Normalization:
     output_dtype: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The normalisation as a JSON-ready dict."""
         return {"low": self.low, "high": self.high, "input_dtype": self.input_dtype, "output_dtype": self.output_dtype}
 
 
@@ -49,10 +50,12 @@ class PreparedImage:
 
     @property
     def net_channels(self) -> int:
+        """Channels the networks see (3 for a gray image run as RGB)."""
         return self.y.shape[0]
 
     @property
     def lr_shape(self) -> tuple[int, int]:
+        """(h, w) of the LR image."""
         return int(self.y.shape[1]), int(self.y.shape[2])
 
     def to_output(self, x01: np.ndarray) -> np.ndarray:

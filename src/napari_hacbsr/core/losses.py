@@ -69,6 +69,7 @@ class DataTerm:
         self.target, self.mask = target, mask
 
     def __call__(self, pred: torch.Tensor, use_ssim: bool) -> torch.Tensor:
+        """The data loss of `pred` (MSE, or 1-SSIM when `use_ssim`) on the observed pixels."""
         return data_loss(pred, self.target, self.mask, use_ssim)
 
     def for_kernel(self, pred: torch.Tensor, use_ssim: bool, kind: str) -> torch.Tensor:

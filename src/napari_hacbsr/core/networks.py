@@ -48,6 +48,7 @@ class NonLocalBlock(nn.Module):
         nn.init.zeros_(norm.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` plus its non-local context (the block's residual output)."""
         b, _, h, w = x.shape
         theta = self.theta(x).reshape(b, self.inter, h * w)  # (b, c, N)
         phi = self.phi(x).flatten(2)  # (b, c, N')
@@ -106,6 +107,7 @@ class ImageGenerator(nn.Module):
         self.head = nn.Sequential(_conv(DOWN_CHANNELS, out_channels, 1), nn.Sigmoid())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The image generated from the latent `z`."""
         return self.head(self.body(z))
 
 
@@ -118,8 +120,10 @@ class KernelGenerator(nn.Module):
         self.net = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU6(), nn.Linear(hidden, kernel_size**2))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The K×K kernel generated from the latent `z` (non-negative, sums to 1)."""
         return F.softmax(self.net(z), dim=-1).reshape(self.kernel_size, self.kernel_size)
 
 
 def count_parameters(module: nn.Module) -> int:
+    """The number of parameters of `module`."""
     return sum(p.numel() for p in module.parameters())

@@ -50,6 +50,8 @@ TILE_OVERLAP_LR = 8  # cross-fade width between neighbouring tiles
 
 @dataclass
 class NonBlindInfo:
+    """What a non-blind reconstruction did: its weight, noise, iterations and tiles."""
+
     weight: float  # λ used
     noise_sigma: float  # the LR noise λ followed ([0, 1] units); NaN where λ was given
     iterations: int  # per tile, as asked
@@ -93,7 +95,8 @@ def solve_region(
     iterations done. The HR is solved `free_band` LR px wider on each side (those LR pixels unobserved).
 
     Unobserved pixels of y still shape the cubic start (fill them with something plausible): the data leave
-    the HR underdetermined, so the start's share in the null space of A stays."""
+    the HR underdetermined, so the start's share in the null space of A stays.
+    """
     s = int(scale)
     _, h, w = y.shape
     band = free_band(kernel.shape[-1], s)
@@ -293,7 +296,8 @@ def reconstruct(
 
 def _consistency(ext_hr, ext_y, ext_obs, grid: TileGrid, kernels: list, scale: int, band: int) -> np.ndarray:
     """|A x − y| over the frame (unclipped x with its free band), each LR pixel through its tile's kernel (the
-    later tile's where two overlap)."""
+    later tile's where two overlap).
+    """
     out = np.full(ext_y.shape, np.nan, np.float32)
     x = torch.from_numpy(np.ascontiguousarray(ext_hr))[None]
     reach = free_band(kernels[0].shape[-1], scale)

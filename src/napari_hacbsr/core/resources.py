@@ -80,6 +80,7 @@ class ResourceEstimate:
 
     @property
     def tiles(self) -> int:
+        """The number of tiles of the grid."""
         return self.grid[0] * self.grid[1]
 
     def summary(self) -> str:
@@ -211,7 +212,8 @@ def plan_tiles(
     channels: int = 1,
 ) -> int | None:
     """The LR tile side for this budget: None when the whole frame fits as one run, else the largest
-    square tile whose run plus the frame buffers fit. Raises InsufficientMemoryError when none does."""
+    square tile whose run plus the frame buffers fit. Raises InsufficientMemoryError when none does.
+    """
     from .tiling import default_overlap
 
     h, w = int(shape[0]), int(shape[1])
@@ -237,7 +239,8 @@ def plan_run(
     budget_bytes: float | None = None,
 ) -> ResourceEstimate:
     """The estimate (and tile size) of a run's plan on its prepared image; InsufficientMemoryError when nothing
-    fits."""
+    fits.
+    """
     estimate = estimate_resources(
         prepared.lr_shape,
         config.scale,
