@@ -54,7 +54,15 @@ def child(tree: str, out: str, mode: str) -> None:
     torch.set_num_threads(1)
     with Image.open(LR_FILE) as im:
         lr = np.asarray(im)[..., 0] / 255.0
-    kw = dict(mode=mode, scale=4, encoder="fallback", device="cpu", iterations=3, kernel_warmup=20, seed=0)
+    kw = {
+        "mode": mode,
+        "scale": 4,
+        "encoder": "fallback",
+        "device": "cpu",
+        "iterations": 3,
+        "kernel_warmup": 20,
+        "seed": 0,
+    }
     result = super_resolve(lr, 4, config=paper_config(**kw), progress=False)
     np.save(out, np.concatenate([result.sr.ravel(), result.kernel.ravel()]))
     print(f"{tree}: SR mean {result.sr.mean():.10f}, kernel max {result.kernel.max():.10f}", flush=True)

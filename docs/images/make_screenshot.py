@@ -32,12 +32,14 @@ SETTINGS = {"iterations": 20, "kernel_warmup": 50, "encoder": "fallback", "devic
 
 
 def centre_crop(path: str, side: int = CROP) -> np.ndarray:
+    """The central side×side pixels of the PNG at `path`, as 8-bit grey."""
     image = np.asarray(Image.open(path).convert("L"))
     top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
     return image[top : top + side, left : left + side].copy()
 
 
 def pump(app: QApplication, seconds: float) -> None:
+    """Process Qt events for `seconds`."""
     end = time.time() + seconds
     while time.time() < end:
         app.processEvents()
@@ -75,6 +77,7 @@ def open_from_plugins_menu(viewer: napari.Viewer, text: str):
 
 
 def main(out: str, source_png: str) -> None:
+    """Run the widget on the crop of `source_png` and save the viewer's screenshot to `out`."""
     import torch
 
     torch.set_num_threads(1)

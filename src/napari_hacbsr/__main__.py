@@ -1,3 +1,5 @@
+"""`python -m napari_hacbsr`: the `hacbsr` command line."""
+
 import sys
 
 from .cli import main

@@ -92,12 +92,14 @@ def _read_plain(path: Path, channel_axis: int | None) -> tuple[np.ndarray, int |
 
 
 def write_png(path: str | Path, image_uint8: np.ndarray) -> None:
+    """Write an 8-bit image as PNG."""
     import imageio.v3 as iio
 
     iio.imwrite(Path(path), image_uint8)
 
 
 def write_tiff(path: str | Path, image: np.ndarray) -> None:
+    """Write an image as float32 TIFF."""
     import tifffile
 
     tifffile.imwrite(Path(path), np.asarray(image, dtype=np.float32))

@@ -16,7 +16,8 @@ TINY = {
     "device": "cpu",
 }
 TINY_FLAGS = [
-    *("--iters 2 --inner-steps 2 --kernel-warmup 5 --ssim-share 0.5 --encoder fallback --device cpu --quiet".split())
+    # (as typed on a command line)
+    *("--iters 2 --inner-steps 2 --kernel-warmup 5 --ssim-share 0.5 --encoder fallback --device cpu --quiet".split())  # noqa: SIM905
 ]
 
 

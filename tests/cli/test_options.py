@@ -105,7 +105,6 @@ def test_python_dash_m_runs_the_cli(module):
     assert proc.returncode == 0 and proc.stdout.startswith("napari-hacbsr "), proc.stderr
 
 
-
 def test_run_with_the_noise_free_preset_is_the_api_run_of_that_preset_bit_for_bit(lr_png, tmp_path):
     from napari_hacbsr.core.api import super_resolve
     from napari_hacbsr.core.presets import preset

@@ -57,7 +57,7 @@ def test_prior_kernels_are_centred_normalised_and_in_range(scale):
     assert np.allclose(np.mean(coms, axis=0), centre, atol=0.1)
     assert lo <= min(lambdas) and max(lambdas) <= hi
     assert abs(np.mean(lambdas) - (lo + hi) / 2) < 0.15 * (hi - lo)
-    assert 0 <= min(thetas) and max(thetas) < np.pi
+    assert min(thetas) >= 0 and max(thetas) < np.pi
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

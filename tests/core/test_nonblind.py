@@ -72,7 +72,7 @@ def test_masked_and_nonfinite_pixels_do_not_reach_the_data_term():
     np.testing.assert_array_equal(a, c)
     assert np.isnan(info.consistency[0][mask == 0]).all()
     assert np.isfinite(info.consistency[0][mask == 1]).all()
-    assert 0.0 <= a.min() and a.max() <= 1.0
+    assert a.min() >= 0.0 and a.max() <= 1.0
 
 
 def test_the_border_band_does_not_ring(monkeypatch):

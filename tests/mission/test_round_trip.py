@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -122,7 +123,7 @@ def test_napari_writer_saves_the_sr_layer_with_its_georeference(tmp_path):
         assert dst.transform.to_gdal() == pytest.approx(sr_transform(expected["transform"], s))
         assert dst.crs is not None
         np.testing.assert_array_equal(dst.read(1), data)
-    sidecar = json.loads(open(written[1]).read())
+    sidecar = json.loads(Path(written[1]).read_text())
     assert sidecar["hacbsr"]["config"]["scale"] == s and sidecar["georeference"]["sampling"] == "stride"
 
 

@@ -26,6 +26,7 @@ FAULT_ENV = "NAPARI_HACBSR_BATCH_FAULT_DIR"
 
 
 def worker_label() -> str:
+    """The worker's name in the manifest: host:pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

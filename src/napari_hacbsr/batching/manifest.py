@@ -52,6 +52,7 @@ class Manifest:
 
     @classmethod
     def load(cls, out_dir: str | Path) -> Manifest:
+        """The manifest in `out_dir` (empty when there is none yet); ManifestError when it cannot be read."""
         path = Path(out_dir) / MANIFEST_NAME
         records: dict[str, dict[str, Any]] = {}
         if path.exists():

@@ -32,31 +32,38 @@ class BatchReport:
 
     @property
     def done(self) -> list[dict[str, Any]]:
+        """The items that finished in this run."""
         return self._status("done")
 
     @property
     def skipped(self) -> list[dict[str, Any]]:
+        """The items skipped: done before with the same input and settings."""
         return self._status("skipped")
 
     @property
     def failed(self) -> list[dict[str, Any]]:
+        """The items whose run raised an error."""
         return self._status("failed")
 
     @property
     def cancelled(self) -> list[dict[str, Any]]:
+        """The items stopped before they finished."""
         return self._status("cancelled")
 
     @property
     def ok(self) -> bool:
+        """Whether nothing failed, was cancelled or was interrupted."""
         return not (self.failed or self.cancelled or self.interrupted)
 
     @property
     def exit_code(self) -> int:
+        """The CLI's exit status for this batch (interrupted, ok or failed)."""
         if self.interrupted:
             return EXIT_INTERRUPTED
         return EXIT_OK if self.ok else EXIT_FAILED
 
     def summary(self) -> str:
+        """One line: the counts, the wall time, the median time per item and the manifest's path."""
         seconds = [item["seconds"] for item in self.done if item.get("seconds") is not None]
         per_item = f"; {statistics.median(seconds):.1f} s per item (median, on a worker)" if seconds else ""
         cancelled = f", cancelled {len(self.cancelled)}" if self.cancelled else ""

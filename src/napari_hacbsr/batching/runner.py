@@ -46,6 +46,7 @@ LOCAL_CLUSTER_CONFIG = {
 
 
 def require_distributed():
+    """The `distributed` module; ImportError that names the extra when it is not installed."""
     try:
         import distributed
     except ImportError:
@@ -167,6 +168,7 @@ class BatchRun:
                 self._client.cancel(list(self._pending))
 
     def run(self) -> BatchReport:
+        """Run the items still to do on the cluster and return the BatchReport."""
         start = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
         manifest = Manifest.load(self.out)

@@ -20,6 +20,7 @@ from .run import cmd_run
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `hacbsr` argument parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="hacbsr", description="HACBSR blind super-resolution for planetary images")
     parser.add_argument("--version", action="version", version=f"napari-hacbsr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `hacbsr` command: parse `argv` and run the subcommand; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

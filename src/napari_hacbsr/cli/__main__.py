@@ -1,3 +1,5 @@
+"""`python -m napari_hacbsr.cli`: the `hacbsr` command line."""
+
 import sys
 
 from . import main

@@ -33,6 +33,7 @@ def add_batch_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    """`hacbsr batch`: super-resolve many files with Dask distributed; returns the exit status."""
     from ..batching.runner import BatchRun
 
     if args.workers is not None and args.workers < 1:

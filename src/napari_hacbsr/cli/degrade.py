@@ -11,6 +11,7 @@ from .options import fail
 
 
 def cmd_degrade(args: argparse.Namespace) -> int:
+    """`hacbsr degrade`: simulate an LR image from an HR one; returns the exit status."""
     from ..core.degradation import simulate
     from ..core.image import unit_range_by_dtype
 

@@ -1,5 +1,6 @@
 """`hacbsr demo`: the bundled sample (scikit-image's Moon, degraded by the engine's simulator), super-resolved
-and compared with bicubic and the true kernel."""
+and compared with bicubic and the true kernel.
+"""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def side_by_side(
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """`hacbsr demo`: super-resolve the degraded Moon sample and report its metrics; returns the exit status."""
     from ..core.config import schedule_kind
     from ..core.degradation import bicubic_upscale
     from ..core.device import resolve_device

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def parse_roi(text: str) -> tuple[int, int, int, int]:
-    """ "x,y,w,h" (pixels of the input; x = column, y = row of the top-left corner) -> ints."""
+    """Parse "x,y,w,h" (pixels of the input; x = column, y = row of the top-left corner) into ints."""
     try:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError:
@@ -29,6 +29,7 @@ def parse_roi(text: str) -> tuple[int, int, int, int]:
 
 
 def spatial_axes(ndim: int, channel_axis: int | None) -> tuple[int, int]:
+    """The (row, column) axes of an `ndim`-D image whose channel is on `channel_axis`."""
     axes = [a for a in range(ndim) if channel_axis is None or a != channel_axis % ndim]
     return axes[0], axes[1]
 
@@ -48,7 +49,7 @@ def crop_roi(image: np.ndarray, roi: tuple[int, int, int, int], channel_axis: in
 
 
 def parse_tile(text: str) -> int | str | None:
-    """ "auto" | "none" | an LR tile side."""
+    """Parse --tile: "auto", "none" (None) or an LR tile side."""
     if text in ("auto", "none"):
         return None if text == "none" else "auto"
     try:
@@ -58,6 +59,7 @@ def parse_tile(text: str) -> int | str | None:
 
 
 def add_frame_options(p: argparse.ArgumentParser) -> None:
+    """Add --roi, --tile, --tile-overlap and --memory-limit to `p`."""
     p.add_argument("--roi", type=parse_roi, default=None, help="run on a region x,y,w,h of the input (pixels)")
     p.add_argument(
         "--tile",

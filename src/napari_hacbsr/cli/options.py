@@ -21,11 +21,13 @@ EXIT_BAD_INPUT = 2
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    """Print `message` as a hacbsr error on stderr and return the exit status `code`."""
     print(f"hacbsr: error: {message}", file=sys.stderr)
     return code
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """Add the engine's options (scale, iterations, mode, device, ...) to `p`."""
     p.add_argument("--scale", "-s", type=int, default=None, help="upscaling factor (2, 3, 4, ... up to 8; default 2)")
     p.add_argument(
         "--iterations",

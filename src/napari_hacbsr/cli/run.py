@@ -47,6 +47,7 @@ def run_engine(image: np.ndarray, config: HACBSRConfig, channel_axis: int | None
 
 
 def summary(result) -> str:
+    """One line about a finished run: device, iterations, time, tiles, LR consistency, loss schedule."""
     t = result.timings
     return (
         f"device {result.device_name}; {result.iterations_done} iterations"
@@ -57,6 +58,7 @@ def summary(result) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`hacbsr run`: super-resolve one image file and write its outputs; returns the exit status."""
     from ..core.errors import HACBSRError
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -27,7 +27,7 @@ def super_resolve(
     progress: bool = False,
     callback: Callable[[Step], Any] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    tile: int | str | None = "auto",
+    tile: int | Literal["auto"] | None = "auto",
     tile_overlap: int | None = None,
     memory_budget: float | None = None,
     **overrides: Any,

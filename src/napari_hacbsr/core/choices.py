@@ -57,7 +57,7 @@ def is_accelerator(device: Any) -> bool:
 
 
 def schedule_kind(device: Any) -> str:
-    """ "gpu" or "cpu": which column of SCHEDULES a (resolved) device uses."""
+    """Which column of SCHEDULES a (resolved) device uses: "gpu" or "cpu"."""
     return "gpu" if is_accelerator(device) else "cpu"
 
 

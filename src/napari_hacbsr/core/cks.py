@@ -29,6 +29,7 @@ class KernelFeatures:
 
 
 def kernel_features(kernel: np.ndarray) -> KernelFeatures:
+    """The quantities the similarity needs of `kernel`: its values, its normalised mass, its descriptor."""
     k = np.asarray(kernel, dtype=np.float64)
     size = k.shape[0]
     p = np.clip(k, 0.0, None)
@@ -134,6 +135,7 @@ class ContrastiveKernelSampler:
             self.spread = similarity_spread(base_sampler, weights, CALIBRATION_DRAWS)
 
     def scaled_similarity(self, candidate: np.ndarray, window: list[KernelFeatures]) -> np.ndarray:
+        """The candidate's similarity to `window`, rescaled by the prior's spread (0 and 1 at its ends)."""
         lo, hi = self.spread
         return (similarity(kernel_features(candidate), window, self.weights) - lo) / (hi - lo)
 
@@ -150,6 +152,7 @@ class ContrastiveKernelSampler:
         return best, scores[best]
 
     def __call__(self) -> np.ndarray:
+        """The next kernel: the best of `proposals` candidates against the history (one: a plain prior draw)."""
         if self.proposals == 1:  # "-CK": plain random sampling, no history to score against
             return self.base_sampler()
         candidates = self.propose(self.proposals)

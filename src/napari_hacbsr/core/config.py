@@ -120,6 +120,7 @@ class HACBSRConfig:
     # ------------------------------------------------------------------ derived values (no device needed)
     @property
     def kernel_size(self) -> int:
+        """K, the blur kernel's side at this scale."""
         return kernel_size_for(self.scale)
 
     @property
@@ -144,6 +145,7 @@ class HACBSRConfig:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready values (tuples as lists); `from_dict` reads it back."""
         out = dataclasses.asdict(self)
         for key in ("cks_weights", "alpha_range", "alpha_loss_range"):
             out[key] = list(out[key])

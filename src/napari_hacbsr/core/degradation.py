@@ -64,7 +64,8 @@ def prior_lambda_range(scale: int, prior: str = "mlmc") -> tuple[float, float]:
 
 def shift_to_centre(kernel: np.ndarray, scale: int, convention: str = "stride") -> np.ndarray:
     """Move the centre of mass to the convention's kernel centre with a cubic-spline shift
-    (constant mode), as FKP/MLMC do for (K - s)/2."""
+    (constant mode), as FKP/MLMC do for (K - s)/2.
+    """
     size = kernel.shape[0]
     com = np.array(ndimage.center_of_mass(kernel))
     return ndimage.shift(kernel, kernel_centre(size, scale, convention) - com)
@@ -121,9 +122,11 @@ class KernelSampler:
 
     @classmethod
     def data(cls, scale: int, rng: np.random.Generator, kernel_noise: float = 0.0) -> KernelSampler:
+        """The data-side sampler: the kernels that simulate LR images (spec's data range)."""
         return cls(scale, data_lambda_range(scale), rng, kernel_noise)
 
     def sample_with_params(self) -> tuple[np.ndarray, dict[str, float]]:
+        """One kernel and the λ1, λ2, θ it was drawn with."""
         lo, hi = self.lambda_range
         lambda1, lambda2 = self.rng.uniform(lo, hi, size=2)
         theta = self.rng.uniform(0.0, math.pi)
@@ -134,14 +137,16 @@ class KernelSampler:
         return kernel, {"lambda1": float(lambda1), "lambda2": float(lambda2), "theta": float(theta)}
 
     def __call__(self) -> np.ndarray:
+        """One random kernel."""
         return self.sample_with_params()[0]
 
     def same_width(self, m: int) -> list[np.ndarray]:
-        """m kernels that share one size (λ1 + λ2, the squared RMS radius) and differ in shape and angle.
+        """`m` kernels that share one size (λ1 + λ2, the squared RMS radius) and differ in shape and angle.
 
         The size is a plain draw's and, given it, λ1 is uniform on the feasible segment, which is the
         prior's own conditional law: each kernel is marginally a prior draw, and picking any one of them
-        (CKS) cannot shift the prior's width (docs/algorithm.md, "CKS without a width bias")."""
+        (CKS) cannot shift the prior's width (docs/algorithm.md, "CKS without a width bias").
+        """
         lo, hi = self.lambda_range
         total = float(self.rng.uniform(lo, hi, size=2).sum())
         kernels = []
@@ -206,7 +211,7 @@ def _phase_matrix(in_len: int, scale: int, convention: str):
     """
     from scipy import sparse
 
-    u = lr_position_of_hr(np.arange(in_len * scale), scale, convention)
+    u = np.asarray(lr_position_of_hr(np.arange(in_len * scale), scale, convention))
     left = np.floor(u) - 1
     idx = left[:, None] + np.arange(4)[None, :]
     weights = _cubic(u[:, None] - idx)
@@ -224,6 +229,8 @@ def phase_correct_bicubic(lr: np.ndarray, scale: int, convention: str, channel_a
     """
     img = np.asarray(lr, dtype=np.float64)
     if img.ndim == 3:
+        if channel_axis is None:
+            raise ValueError("a 3-D image needs its channel_axis")
         planes = np.moveaxis(img, channel_axis, 0)
         out = np.stack([phase_correct_bicubic(plane, scale, convention) for plane in planes])
         return np.moveaxis(out, 0, channel_axis)
@@ -234,6 +241,8 @@ def phase_correct_bicubic(lr: np.ndarray, scale: int, convention: str, channel_a
 # ---------------------------------------------------------------------------- simulator
 @dataclass
 class Degraded:
+    """A simulated LR image with the HR image and the kernel that made it."""
+
     lr: np.ndarray  # float32, [0, 1] (clipped), (h, w) or (h, w, C)
     hr: np.ndarray  # the modcropped HR actually degraded, float32 in [0, 1]
     kernel: np.ndarray  # K×K ground-truth kernel (float32, sums to 1)
@@ -251,6 +260,7 @@ def centre_crop(image: np.ndarray, size: int | None) -> np.ndarray:
 
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
+    """The image cropped to a multiple of `scale` on both sides (top-left kept)."""
     h, w = image.shape[:2]
     return image[: h - h % scale, : w - w % scale]
 

@@ -39,6 +39,9 @@ def _as_rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 class _ResizeNormalize(nn.Module):
+    mean: torch.Tensor  # (buffers, registered in __init__)
+    std: torch.Tensor
+
     def __init__(self, size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.size = size
@@ -64,6 +67,7 @@ class PixelEncoder(nn.Module):
         self.prep = _ResizeNormalize((FALLBACK_SIZE, FALLBACK_SIZE), mean, std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The resized, normalised pixels as one flat feature vector per image."""
         return self.prep(x).flatten(1)
 
 
@@ -87,20 +91,25 @@ class ClipImageEncoder(nn.Module):
             p.requires_grad_(False)
 
     def train(self, mode: bool = True) -> ClipImageEncoder:  # stays in eval mode (frozen)
+        """Keep the encoder in eval mode whatever `mode` asks (it is frozen)."""
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """CLIP image features of `x` (resized and normalised as CLIP expects)."""
         return self.visual(self.prep(x))  # raw features: the paper's MSE on CLIP features (A11)
 
 
 @dataclass
 class LoadedEncoder:
+    """The feature encoder f_c a run uses, with its name and why a fallback was used."""
+
     module: nn.Module
     name: str  # e.g. "clip:ViT-B-32/openai" or "fallback:pixels-224"
     note: str  # why a fallback was used; "" otherwise
 
     @property
     def is_fallback(self) -> bool:
+        """Whether this is a weight-free fallback encoder, not CLIP."""
         return self.name.startswith("fallback")
 
 
@@ -136,8 +145,8 @@ def _cached_pretrained(pretrained_cfg: dict) -> str | None:
         try:
             from huggingface_hub import try_to_load_from_cache
         except ImportError:
-            try_to_load_from_cache = None
-        if try_to_load_from_cache is not None:
+            pass  # (no huggingface_hub: only the URL cache below)
+        else:
             repo_id, filename = os.path.split(hub)  # open_clip's 'org/model/' or 'org/model/file'
             names = [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
             for name in names:

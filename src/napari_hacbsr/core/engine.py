@@ -16,6 +16,7 @@ import copy
 import time
 from collections.abc import Callable, Generator
 from contextlib import nullcontext
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ class Solver:
             self.z_k = torch.rand(LATENT_KERNEL) * _NOISE_SCALE
             self.net_x = ImageGenerator(channels, channels)
             self.net_k = KernelGenerator(config.kernel_size, LATENT_KERNEL)
-        self.net_hist = None
+        self.net_hist: ImageGenerator | None = None
         if config.history_enabled:  # A14: an exact copy at init, parameters-only EMA, no grad
             self.net_hist = copy.deepcopy(self.net_x).requires_grad_(False).to(device)
         self.net_x.to(device)
@@ -72,6 +73,7 @@ class Solver:
         self.kernel_kind = plan.kernel_loss_at(0)  # (outer_iteration re-reads it each iteration)
         self.history_in_mse = plan.history_in_mse
         model = plan.kernel
+        assert model.prior_lr is not None  # (the plan resolves the rates: KernelModel.with_rates)
         self.opt_x = make_adam(self.net_x.parameters(), config.lr_image, device)
         self.opt_k = make_adam(self.net_k.parameters(), config.lr_kernel, device)  # one Adam (A19)
         self.opt_prior = (
@@ -93,7 +95,7 @@ class Solver:
             )
         else:
             self.draw_kernel = self.prior
-        self.encoder = load_encoder(config, device)
+        self.encoder = load_encoder(plan.config, device)
         self.feat_hist: torch.Tensor | None = None
         self.global_step = 0
         self.alpha: float | None = None
@@ -116,11 +118,13 @@ class Solver:
         optimizer.step()
 
     def generate(self) -> torch.Tensor:
+        """G_x's current image (1, C, sH, sW), in float32."""
         with self.autocast:
             x = self.net_x(self.z_x)
         return x.float()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """f_c's features of `x` (float32), for the history contrast."""
         assert self.encoder is not None
         return self.encoder.module(x).float()
 
@@ -133,7 +137,9 @@ class Solver:
         near-uniform kernel that single random targets at lr_kernel leave (docs/algorithm.md).
         """
         t0 = time.perf_counter()
-        self._set_kernel_lr(self.cfg.kernel.warmup_lr)
+        warmup_lr = self.cfg.kernel.warmup_lr
+        assert warmup_lr is not None  # (resolved in the plan)
+        self._set_kernel_lr(warmup_lr)
         try:
             for _ in range(self.cfg.kernel_warmup):
                 if should_stop():  # every step: Stop answers within one step in every stage
@@ -191,6 +197,7 @@ class Solver:
             loss = loss + prior
             record["hyper_laplacian"] = prior
         if self._history_acts(use_ssim):
+            assert self.feat_hist is not None  # (set by refresh_history_features once history acts)
             contrast = F.mse_loss(self.features(x), self.feat_hist)
             loss = loss + cfg.theta_h * contrast
             record["contrast"] = contrast
@@ -212,6 +219,8 @@ class Solver:
         return self.net_hist is not None and (use_ssim or self.history_in_mse)
 
     def refresh_history_features(self) -> None:
+        """Recompute the history network's image features after its EMA update."""
+        assert self.net_hist is not None
         with torch.no_grad(), self.autocast:
             x_hist = self.net_hist(self.z_x).float()
         with torch.no_grad():
@@ -222,6 +231,7 @@ class Solver:
         t0 = time.perf_counter()
         cfg = self.cfg
         self.alpha = alpha_from_loss(current_loss, cfg.alpha_range, cfg.alpha_loss_range)
+        assert self.net_hist is not None
         with torch.no_grad():
             for p_hist, p in zip(self.net_hist.parameters(), self.net_x.parameters(), strict=True):
                 p_hist.mul_(self.alpha).add_(p, alpha=1.0 - self.alpha)
@@ -235,7 +245,8 @@ class Solver:
             loss = torch.stack(kernel_losses).sum()
         else:
             weights = meta_weights(values)
-            loss = sum(w * l for w, l in zip(weights, kernel_losses, strict=True))
+            # (a non-empty sum of tensors is a tensor; sum's stub also allows its start, 0)
+            loss = cast(torch.Tensor, sum(w * l for w, l in zip(weights, kernel_losses, strict=True)))
         self._kernel_step(loss)
         self.timings["meta"] += time.perf_counter() - t0
         return float(loss.item())
@@ -256,6 +267,7 @@ class Solver:
                 return losses, True
             if not hacbsr:
                 kernel = self.net_k(self.z_k)  # MLMC re-reads the kernel after each meta step
+            assert kernel is not None
             self.k_last = kernel.detach()
             step, kernel_loss = self.image_step(kernel, use_ssim)
             losses.update(step)
@@ -272,6 +284,7 @@ class Solver:
 
     # -------------------------------------------------------------- outputs
     def current_estimate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last image and kernel (or fresh forward passes before the first step), as tensors."""
         with torch.no_grad():
             x = self.x_last if self.x_last is not None else self.generate()
             k = self.k_last if self.k_last is not None else self.net_k(self.z_k)
@@ -289,15 +302,18 @@ class Solver:
         return k.cpu().numpy().astype(np.float32)
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """The current estimate as arrays: the image in the input's layout and range, the kernel."""
         x, k = self.current_estimate()
         return self.prepared.to_output(x[0].cpu().numpy()), k.cpu().numpy().astype(np.float32)
 
     def lr_consistency(self) -> float:
+        """The MSE between the LR image and the current estimate blurred and downsampled."""
         x, k = self.current_estimate()
         with torch.no_grad():
             return float(data_loss(forward_model(x, k, self.cfg.scale), self.y, self.mask, False).item())
 
     def release(self) -> None:
+        """Drop the networks, optimisers and tensors so that their memory can be freed."""
         names = "net_x net_k net_hist opt_x opt_k opt_prior encoder z_x y mask data x_last k_last feat_hist"
         for name in names.split():
             setattr(self, name, None)
@@ -336,7 +352,7 @@ def iterate(
     try:
         solver = Solver(prepared, cfg, device)
         encoder = solver.encoder
-        run_info = {
+        run_info: dict[str, Any] = {
             "device": str(device),
             "device_name": describe_device(device),
             "encoder": encoder.name if encoder else "none",
@@ -360,8 +376,9 @@ def iterate(
             done = index + 1
             history.append(losses)
             with_arrays = done == 1 or done == total or done % cfg.live_every == 0
-            sr, kernel = solver.snapshot() if with_arrays else (None, None)
-            yield Step(done, total, "iterate", losses, solver.alpha, time.perf_counter() - start, sr, kernel)
+            live_sr, live_kernel = solver.snapshot() if with_arrays else (None, None)
+            elapsed = time.perf_counter() - start
+            yield Step(done, total, "iterate", losses, solver.alpha, elapsed, live_sr, live_kernel)
         if solver.trained or not stopped:
             sr, kernel = solver.snapshot()
         timings = dict(solver.timings)

@@ -54,13 +54,14 @@ def iterate_fast(
     prepared: PreparedImage, plan: RunPlan, should_stop: Callable[[], bool] | None = None
 ) -> Generator[Step, None, Result]:
     """The fast path's two stages as one generator of Steps (stages "setup"/"warmup"/"iterate" per estimate
-    tile, then "reconstruct"), returning a Result whose `consistency_map` is |A x − y| in the data's units."""
+    tile, then "reconstruct"), returning a Result whose `consistency_map` is |A x − y| in the data's units.
+    """
     stop = should_stop or (lambda: False)
     start = time.perf_counter()
     s, (h, w) = plan.scale, prepared.lr_shape
     side = estimate_tile_side(s)
     chosen = select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
-    boxes = [tuple(int(v) for v in box) for box in chosen] or _centre_tile(prepared, side)
+    boxes = [(int(y0), int(x0), int(y1), int(x1)) for y0, x0, y1, x1 in chosen] or _centre_tile(prepared, side)
     if not boxes:
         raise ValueError(
             f"no {side}×{side} LR tile of this {h}×{w} image is free of missing pixels, so no kernel can be "
@@ -81,7 +82,7 @@ def iterate_fast(
     kernel = np.mean(kernels or [results[-1].kernel], axis=0).astype(np.float32)
     kernel /= kernel.sum()
     hr, info = (None, None) if stopped else (yield from _reconstruct(prepared, plan, kernel, stop, start))
-    stopped = stopped or info.stopped
+    stopped = stopped or (info is not None and info.stopped)
     norm = prepared.normalization
     consistency = None if info is None else info.consistency * (norm.high - norm.low)
     stages = [{"stage": "estimate", "tiles": [list(b) for b in boxes], "iterations": estimate_plan.iterations}]
@@ -120,7 +121,8 @@ def iterate_fast(
 
 def _centre_tile(prepared: PreparedImage, side: int) -> list[tuple[int, int, int, int]]:
     """Where no tile passes the texture rules (a small or dark frame): the centre tile, if it has no missing
-    pixel (the kernel estimate then reads what the frame has)."""
+    pixel (the kernel estimate then reads what the frame has).
+    """
     (h, w), side = prepared.lr_shape, min(side, *prepared.lr_shape)
     r, c = (h - side) // 2, (w - side) // 2
     mask = prepared.mask

@@ -20,7 +20,8 @@ def iterate_frame(
     overlap: int | None = None,
 ) -> Generator[Step, None, Result]:
     """`plan.reconstruction` "fast": `core.fast_frame.iterate_fast`; "hacbsr": `core.tiling.iterate_tiled`
-    with `tile` (an LR tile side, None: untiled) and `overlap`."""
+    with `tile` (an LR tile side, None: untiled) and `overlap`.
+    """
     if plan.reconstruction == "fast":
         return (yield from iterate_fast(prepared, plan, should_stop))
     return (yield from iterate_tiled(prepared, plan, should_stop, tile=tile, overlap=overlap))

@@ -33,6 +33,7 @@ class Normalization:
     output_dtype: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The normalisation as a JSON-ready dict."""
         return {"low": self.low, "high": self.high, "input_dtype": self.input_dtype, "output_dtype": self.output_dtype}
 
 
@@ -49,10 +50,12 @@ class PreparedImage:
 
     @property
     def net_channels(self) -> int:
+        """Channels the networks see (3 for a gray image run as RGB)."""
         return self.y.shape[0]
 
     @property
     def lr_shape(self) -> tuple[int, int]:
+        """(h, w) of the LR image."""
         return int(self.y.shape[1]), int(self.y.shape[2])
 
     def to_output(self, x01: np.ndarray) -> np.ndarray:
@@ -122,7 +125,7 @@ def inspect_image(image: Any, scale: int, channel_axis: int | None = None) -> tu
             f"smaller scale"
         )
     low, high = _finite_range(arr)
-    if low is None:
+    if low is None or high is None:  # (both or neither)
         raise ValueError("image has no finite pixels (all NaN/inf); nothing to super-resolve")
     if not high > low:
         raise ValueError(f"image is constant (every finite pixel is {low}); there is no detail to super-resolve")
@@ -149,7 +152,7 @@ def prepare_image(
     channels = chw.shape[0]
     values = chw.astype(np.float64)
     finite = np.isfinite(values)
-    pixel_ok = finite.all(axis=0)
+    pixel_ok = np.asarray(finite.all(axis=0))
     missing = int((~pixel_ok).sum())
     y = np.where(finite, (values - low) / (high - low), 0.0)
     if missing:

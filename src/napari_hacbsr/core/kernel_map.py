@@ -34,7 +34,7 @@ def finished(kernel_map: np.ndarray) -> np.ndarray:
 
 
 def stat_maps(kernel_map: np.ndarray) -> dict[str, np.ndarray]:
-    """name -> (n_rows, n_cols) float32 map of that shape number (NaN for unfinished tiles)."""
+    """Shape number name -> (n_rows, n_cols) float32 map of that number (NaN for unfinished tiles)."""
     done = finished(kernel_map)
     maps = {name: np.full(done.shape, np.nan, np.float32) for name, _ in STAT_FIELDS}
     for r, c in zip(*np.nonzero(done), strict=True):
@@ -46,7 +46,8 @@ def stat_maps(kernel_map: np.ndarray) -> dict[str, np.ndarray]:
 
 def tile_table(kernel_map: np.ndarray, tile_boxes: np.ndarray, origin: tuple[int, int] = (0, 0)) -> list[dict]:
     """One row per tile (row-major): index, grid position, LR box in the source's pixels (shifted by
-    `origin`, the region's top-left corner), whether it finished, and its kernel's shape numbers."""
+    `origin`, the region's top-left corner), whether it finished, and its kernel's shape numbers.
+    """
     maps = stat_maps(kernel_map)
     done = finished(kernel_map)
     rows = []

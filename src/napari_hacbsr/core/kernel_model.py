@@ -31,7 +31,7 @@ class KernelModel:
     kernel_loss: str
 
     def with_rates(self, lr_kernel: float) -> KernelModel:
-        """This model with its None rates set to `lr_kernel`."""
+        """A copy of this model with its None rates set to `lr_kernel`."""
         return replace(
             self,
             warmup_lr=lr_kernel if self.warmup_lr is None else self.warmup_lr,

@@ -18,6 +18,8 @@ FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 @dataclass(frozen=True)
 class KernelShape:
+    """A kernel's shape numbers: FWHM, ellipticity, orientation, centre and RMS radius."""
+
     fwhm_major: float  # HR pixels
     fwhm_minor: float  # HR pixels
     ellipticity: float  # 1 - minor/major: 0 round, towards 1 elongated
@@ -32,9 +34,11 @@ class KernelShape:
         return math.sqrt(self.fwhm_major * self.fwhm_minor)
 
     def to_dict(self) -> dict[str, float]:
+        """The shape numbers (and the geometric-mean FWHM) as a dict."""
         return {**asdict(self), "fwhm": self.fwhm}
 
     def describe(self) -> str:
+        """The shape in words: FWHM, ellipticity and orientation."""
         return (
             f"FWHM {self.fwhm_major:.2f} × {self.fwhm_minor:.2f} px (HR), ellipticity {self.ellipticity:.2f}, "
             f"orientation {self.orientation_deg:.0f}°"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +69,7 @@ class DataTerm:
         self.target, self.mask = target, mask
 
     def __call__(self, pred: torch.Tensor, use_ssim: bool) -> torch.Tensor:
+        """The data loss of `pred` (MSE, or 1-SSIM when `use_ssim`) on the observed pixels."""
         return data_loss(pred, self.target, self.mask, use_ssim)
 
     def for_kernel(self, pred: torch.Tensor, use_ssim: bool, kind: str) -> torch.Tensor:
@@ -89,7 +91,7 @@ def hyper_laplacian(x: torch.Tensor, exponent: float = 0.67) -> torch.Tensor:
     xp = F.pad(x, (1, 1, 1, 1), mode="reflect")
     centre = xp[:, :, 1:-1, 1:-1]
     neighbours = (xp[:, :, :-2, 1:-1], xp[:, :, :-2, :-2], xp[:, :, 1:-1, :-2], xp[:, :, 2:, :-2])
-    return sum(((centre - n).abs() + 1e-8).pow(exponent).sum() for n in neighbours)
+    return cast(torch.Tensor, sum(((centre - n).abs() + 1e-8).pow(exponent).sum() for n in neighbours))
 
 
 def alpha_from_loss(

@@ -54,6 +54,7 @@ def _match_and_shave(sr: np.ndarray, hr: np.ndarray, shave: int) -> tuple[np.nda
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR in dB of `a` against `b` for the given peak value (inf when they are equal)."""
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
     return float("inf") if mse == 0 else 20.0 * math.log10(peak / math.sqrt(mse))
 
@@ -139,12 +140,14 @@ class LPIPSMetric:
 
     @staticmethod
     def weights_path() -> str:
+        """Where torch's hub cache keeps the AlexNet weights LPIPS needs."""
         import torch
 
         return os.path.join(torch.hub.get_dir(), "checkpoints", ALEXNET_WEIGHTS)
 
     @classmethod
     def try_load(cls) -> LPIPSMetric | None:
+        """The LPIPS metric, or None when lpips or its AlexNet weights are missing (nothing is downloaded)."""
         try:
             import lpips  # noqa: F401
         except ImportError:
@@ -156,6 +159,7 @@ class LPIPSMetric:
         return cls(lpips.LPIPS(net="alex", version="0.1", verbose=False).eval())
 
     def __call__(self, sr: np.ndarray, hr: np.ndarray) -> float:
+        """LPIPS distance between `sr` and `hr` (lower is closer)."""
         import torch
 
         def to_tensor(img: np.ndarray) -> torch.Tensor:

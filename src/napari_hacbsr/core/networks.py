@@ -6,6 +6,8 @@ Parameter counts are pinned by tests: G_x 2,359,939 at 3-in/3-out; G_k 322,121 /
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,10 +43,12 @@ class NonLocalBlock(nn.Module):
         self.phi = nn.Sequential(nn.Conv2d(channels, inter, 1), nn.MaxPool2d(2))
         self.g = nn.Sequential(nn.Conv2d(channels, inter, 1), nn.MaxPool2d(2))
         self.out = nn.Sequential(nn.Conv2d(inter, channels, 1), nn.BatchNorm2d(channels))
-        nn.init.zeros_(self.out[1].weight)  # the block starts as the identity
-        nn.init.zeros_(self.out[1].bias)
+        norm = cast(nn.BatchNorm2d, self.out[1])
+        nn.init.zeros_(norm.weight)  # the block starts as the identity
+        nn.init.zeros_(norm.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` plus its non-local context (the block's residual output)."""
         b, _, h, w = x.shape
         theta = self.theta(x).reshape(b, self.inter, h * w)  # (b, c, N)
         phi = self.phi(x).flatten(2)  # (b, c, N')
@@ -103,6 +107,7 @@ class ImageGenerator(nn.Module):
         self.head = nn.Sequential(_conv(DOWN_CHANNELS, out_channels, 1), nn.Sigmoid())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The image generated from the latent `z`."""
         return self.head(self.body(z))
 
 
@@ -115,8 +120,10 @@ class KernelGenerator(nn.Module):
         self.net = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU6(), nn.Linear(hidden, kernel_size**2))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The K×K kernel generated from the latent `z` (non-negative, sums to 1)."""
         return F.softmax(self.net(z), dim=-1).reshape(self.kernel_size, self.kernel_size)
 
 
 def count_parameters(module: nn.Module) -> int:
+    """The number of parameters of `module`."""
     return sum(p.numel() for p in module.parameters())

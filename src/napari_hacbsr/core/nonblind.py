@@ -50,6 +50,8 @@ TILE_OVERLAP_LR = 8  # cross-fade width between neighbouring tiles
 
 @dataclass
 class NonBlindInfo:
+    """What a non-blind reconstruction did: its weight, noise, iterations and tiles."""
+
     weight: float  # λ used
     noise_sigma: float  # the LR noise λ followed ([0, 1] units); NaN where λ was given
     iterations: int  # per tile, as asked
@@ -93,7 +95,8 @@ def solve_region(
     iterations done. The HR is solved `free_band` LR px wider on each side (those LR pixels unobserved).
 
     Unobserved pixels of y still shape the cubic start (fill them with something plausible): the data leave
-    the HR underdetermined, so the start's share in the null space of A stays."""
+    the HR underdetermined, so the start's share in the null space of A stays.
+    """
     s = int(scale)
     _, h, w = y.shape
     band = free_band(kernel.shape[-1], s)
@@ -123,6 +126,7 @@ def solve_region(
         optimizer.zero_grad()
         value = energy()
         value.backward()
+        assert x.grad is not None  # (x requires grad: backward filled it)
         cache.update(x=x.detach().clone(), grad=x.grad.detach().contiguous().clone(), energy=value.detach())
         return value
 
@@ -175,7 +179,8 @@ def _tile_kernels(kernel_or_map: np.ndarray, tile_boxes: np.ndarray | None, lr_s
     if kernels.ndim != 4 or tile_boxes is None or np.shape(tile_boxes) != (*kernels.shape[:2], 4):
         raise ValueError(
             "a kernel map must be (n_rows, n_cols, K, K) with tile_boxes (n_rows, n_cols, 4) as a tiled run's "
-            f"Result gives them; got kernels {kernels.shape} and tile_boxes {np.shape(tile_boxes)}"
+            f"Result gives them; got kernels {kernels.shape} and tile_boxes "
+            f"{() if tile_boxes is None else np.shape(tile_boxes)}"
         )
     finite = np.isfinite(kernels).all(axis=(2, 3))
     if not finite.any():
@@ -228,7 +233,7 @@ def reconstruct(
     s = int(scale)
     grid, kernels = _tile_kernels(kernel_or_map, tile_boxes, image.shape[1:], s)
     _, h, w = image.shape
-    observed = np.isfinite(image).all(axis=0)
+    observed = np.asarray(np.isfinite(image).all(axis=0))
     if mask is not None:
         observed &= np.asarray(mask).reshape(h, w) > 0
     if not observed.any():
@@ -291,7 +296,8 @@ def reconstruct(
 
 def _consistency(ext_hr, ext_y, ext_obs, grid: TileGrid, kernels: list, scale: int, band: int) -> np.ndarray:
     """|A x − y| over the frame (unclipped x with its free band), each LR pixel through its tile's kernel (the
-    later tile's where two overlap)."""
+    later tile's where two overlap).
+    """
     out = np.full(ext_y.shape, np.nan, np.float32)
     x = torch.from_numpy(np.ascontiguousarray(ext_hr))[None]
     reach = free_band(kernels[0].shape[-1], scale)

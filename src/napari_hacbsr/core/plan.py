@@ -49,10 +49,12 @@ class RunPlan:
 
     @property
     def outer_iterations(self) -> int:
+        """N, the run's outer iterations."""
         return self.iterations
 
     @property
     def live_every(self) -> int:
+        """Steps carry image and kernel copies every this many iterations."""
         return self.yield_every
 
     @property
@@ -62,7 +64,8 @@ class RunPlan:
 
     def kernel_loss_at(self, index: int) -> str:
         """The kernel's loss in outer iteration `index`: "scaled-mse-after-share" is the image's loss ("data")
-        for the first `share_iterations`, then "scaled-mse"; "data" holds for the whole run."""
+        for the first `share_iterations`, then "scaled-mse"; "data" holds for the whole run.
+        """
         if self.kernel.kernel_loss != "scaled-mse-after-share":
             return self.kernel.kernel_loss
         return "data" if index < self.share_iterations else "scaled-mse"
@@ -108,7 +111,8 @@ def resolve(
 ) -> RunPlan:
     """`config` resolved for `device` (None: the config's, resolved by core.device) and the prepared LR image
     (its noise is estimated unless `lr_noise` is known; without an image the noise stays unknown). The frame's
-    size (`prepared`, or `lr_shape` for an estimate before the image is prepared) sets what "auto" picks."""
+    size (`prepared`, or `lr_shape` for an estimate before the image is prepared) sets what "auto" picks.
+    """
     if not isinstance(config, HACBSRConfig):
         raise TypeError(f"config must be a HACBSRConfig, got {type(config).__name__}")
     config.validate()

@@ -94,6 +94,7 @@ class Result:
 
     @property
     def final_losses(self) -> dict[str, float]:
+        """The last iteration's losses ({} when none ran)."""
         return dict(self.losses[-1]) if self.losses else {}
 
     def provenance(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import HACBSRConfig
 from .cost_model import (  # noqa: F401  (CPU_MODEL, GPU_MODEL: re-exported for the calibration scripts)
@@ -29,6 +29,9 @@ from .cost_model import (  # noqa: F401  (CPU_MODEL, GPU_MODEL: re-exported for 
 )
 from .errors import HACBSRError
 from .plan import RunPlan, resolve
+
+if TYPE_CHECKING:
+    import torch
 
 
 class InsufficientMemoryError(HACBSRError):
@@ -77,6 +80,7 @@ class ResourceEstimate:
 
     @property
     def tiles(self) -> int:
+        """The number of tiles of the grid."""
         return self.grid[0] * self.grid[1]
 
     def summary(self) -> str:
@@ -125,6 +129,7 @@ def estimate_resources(
     from .tiling import default_overlap, plan_grid
 
     h, w = int(shape[0]), int(shape[1])
+    resolved: str | torch.device
     if isinstance(config, RunPlan):  # (a run's own plan: its device and schedule)
         cfg, resolved = config, config.device
     else:
@@ -169,7 +174,7 @@ def estimate_resources(
     )
 
 
-def _fast_estimate(shape, plan, channels, overlap, available, budget) -> ResourceEstimate:
+def _fast_estimate(shape: tuple[int, int], plan, channels, overlap, available, budget) -> ResourceEstimate:
     """The fast path's estimate: its own cost model (core.fast_frame.fast_cost); it tiles itself."""
     from .fast_frame import fast_cost
 
@@ -207,7 +212,8 @@ def plan_tiles(
     channels: int = 1,
 ) -> int | None:
     """The LR tile side for this budget: None when the whole frame fits as one run, else the largest
-    square tile whose run plus the frame buffers fit. Raises InsufficientMemoryError when none does."""
+    square tile whose run plus the frame buffers fit. Raises InsufficientMemoryError when none does.
+    """
     from .tiling import default_overlap
 
     h, w = int(shape[0]), int(shape[1])
@@ -233,7 +239,8 @@ def plan_run(
     budget_bytes: float | None = None,
 ) -> ResourceEstimate:
     """The estimate (and tile size) of a run's plan on its prepared image; InsufficientMemoryError when nothing
-    fits."""
+    fits.
+    """
     estimate = estimate_resources(
         prepared.lr_shape,
         config.scale,

@@ -74,10 +74,10 @@ def select_texture_tiles(y: np.ndarray, mask: np.ndarray | None, tile: int, coun
     chosen: list[np.ndarray] = []
     used_regions: set[int] = set()
     for i in order:  # the best tile of each region that has texture
-        if len(chosen) < count and region[i] not in used_regions and scores[i] >= textured:
-            if not _overlaps(boxes[i], chosen):
-                chosen.append(boxes[i])
-                used_regions.add(int(region[i]))
+        free = len(chosen) < count and region[i] not in used_regions
+        if free and scores[i] >= textured and not _overlaps(boxes[i], chosen):
+            chosen.append(boxes[i])
+            used_regions.add(int(region[i]))
     for i in order:  # then the best of the rest
         if len(chosen) < count and not _overlaps(boxes[i], chosen):
             chosen.append(boxes[i])

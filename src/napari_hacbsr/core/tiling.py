@@ -35,7 +35,8 @@ NETWORK_EDGE_MARGIN_LR = 8
 
 def default_overlap(scale: int) -> int:
     """LR overlap between neighbouring tiles: the kernel's LR support (K/s, both sides of a pixel's
-    footprint) plus the network edge margin; e.g. 14 LR px at ×2 (K = 11), 14 at ×4 (K = 19)."""
+    footprint) plus the network edge margin; e.g. 14 LR px at ×2 (K = 11), 14 at ×4 (K = 19).
+    """
     from .sampling import kernel_size_for
 
     return math.ceil(kernel_size_for(scale) / scale) + NETWORK_EDGE_MARGIN_LR
@@ -58,10 +59,12 @@ class TileGrid:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of tiles."""
         return len(self.rows), len(self.cols)
 
     @property
     def count(self) -> int:
+        """The number of tiles."""
         return len(self.rows) * len(self.cols)
 
     def lr_box(self, index: int) -> tuple[int, int, int, int]:
@@ -70,6 +73,7 @@ class TileGrid:
         return self.rows[r][0], self.cols[c][0], self.rows[r][1], self.cols[c][1]
 
     def boxes(self) -> np.ndarray:
+        """Every tile's (y0, x0, y1, x1) LR box, as an (n_rows, n_cols, 4) array."""
         return np.array([self.lr_box(i) for i in range(self.count)], dtype=np.int64).reshape(*self.shape, 4)
 
 
@@ -107,7 +111,8 @@ def _ramp(n: int, margin: int) -> np.ndarray:
 
 def axis_window(spans: tuple[tuple[int, int], ...], index: int, scale: int, margin: int) -> np.ndarray:
     """HR window along one axis of tile `index`: rises over its overlap with the previous tile, falls
-    over its overlap with the next (the smaller where the two meet), 1 elsewhere."""
+    over its overlap with the next (the smaller where the two meet), 1 elsewhere.
+    """
     start, stop = spans[index]
     w = np.ones((stop - start) * scale)
     if index > 0:
@@ -120,6 +125,7 @@ def axis_window(spans: tuple[tuple[int, int], ...], index: int, scale: int, marg
 
 
 def tile_window(grid: TileGrid, index: int, scale: int, margin: int) -> np.ndarray:
+    """Tile `index`'s HR blending window: the outer product of its row and column windows."""
     r, c = divmod(index, len(grid.cols))
     return np.outer(axis_window(grid.rows, r, scale, margin), axis_window(grid.cols, c, scale, margin))
 
@@ -158,16 +164,18 @@ class Assembly:
         self.fill = _as_chw(fill, channel_axis)
         self.channel_axis, self.grid, self.scale, self.margin = channel_axis, grid, scale, margin
         self.acc = np.zeros(self.fill.shape, np.float64)
-        self.weight = np.zeros(self.fill.shape[1:], np.float64)
+        self.weight: np.ndarray = np.zeros(self.fill.shape[1:], np.float64)
         self.total = np.zeros(self.fill.shape[1:], np.float64)
         for index in range(grid.count):
             y0, x0, y1, x1 = self.hr_box(index)
             self.total[y0:y1, x0:x1] += tile_window(grid, index, scale, margin)
 
     def hr_box(self, index: int) -> tuple[int, int, int, int]:
+        """(y0, x0, y1, x1) of tile `index` on the HR grid."""
         return tuple(int(v) * self.scale for v in self.grid.lr_box(index))  # type: ignore[return-value]
 
     def add(self, index: int, sr: np.ndarray) -> None:
+        """Blend a finished tile's SR image into the picture with its weights."""
         y0, x0, y1, x1 = self.hr_box(index)
         window = tile_window(self.grid, index, self.scale, self.margin)
         total = self.total[y0:y1, x0:x1]
@@ -176,6 +184,7 @@ class Assembly:
         self.weight[y0:y1, x0:x1] += w
 
     def picture(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The assembled picture (or its `box` on the HR grid): finished tiles over the cubic fill."""
         y0, x0, y1, x1 = box if box is not None else (0, 0, *self.weight.shape)
         rest = np.clip(1.0 - self.weight[y0:y1, x0:x1], 0.0, 1.0)
         out = self.acc[:, y0:y1, x0:x1] + rest * self.fill[:, y0:y1, x0:x1]
@@ -194,7 +203,8 @@ def run_tile(
     start: float,
 ) -> Generator[Step, None, Result]:
     """`engine.iterate` on one LR box of a frame, its Steps relabelled as tile `index` of `tiles` (HR box
-    `hr_box`); the first tile's setup Step carries the frame's cubic `fill`, later ones progress only."""
+    `hr_box`); the first tile's setup Step carries the frame's cubic `fill`, later ones progress only.
+    """
     run = engine.iterate(slice_prepared(prepared, lr_box), plan, stop)
     while True:
         try:

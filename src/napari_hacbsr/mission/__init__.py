@@ -23,6 +23,7 @@ class MissionDependencyError(ImportError):
 
 
 def missing_libraries(names: tuple[str, ...] = ("pdr", "rasterio", "astropy")) -> list[str]:
+    """The libraries of `names` that are not installed."""
     return [name for name in names if importlib.util.find_spec(name) is None]
 
 

@@ -40,7 +40,7 @@ _UNIT_NAMES = {"metre": "m", "meter": "m", "m": "m", "kilometre": "km", "km": "k
 def layer_geometry(
     transform: tuple[float, ...] | None, wcs: dict[str, Any] | None, crs: str | None = None
 ) -> dict[str, Any]:
-    """napari ``scale``, ``translate``, ``units`` and ``axis_labels`` of a product's (rows, cols) plane."""
+    """The napari ``scale``, ``translate``, ``units`` and ``axis_labels`` of a product's (rows, cols) plane."""
     if transform is not None:
         x0, a, b, y0, d, e = (float(v) for v in transform)
         if b != 0.0 or d != 0.0:

@@ -134,7 +134,7 @@ def _read_pdr(path: Path) -> MissionImage:
 
 def _first_image(product: Any) -> tuple[str, np.ndarray]:
     """The first 2-D or 3-D numeric array object of a pdr product."""
-    for name in product.keys():
+    for name in product.keys():  # noqa: SIM118  (a pdr product, not a dict: keys() are its object names)
         if name.upper() == "LABEL" or name.upper().endswith("HEADER"):
             continue
         try:

@@ -90,6 +90,7 @@ class BatchWidget(Container):
     # ------------------------------------------------------------------ state
     @property
     def running(self) -> bool:
+        """Whether a batch is running."""
         return self._thread is not None and self._thread.is_alive()
 
     def _on_source(self, _value: Any = None) -> None:

@@ -1,5 +1,6 @@
 """The estimated kernel, enlarged in the dock with its shape numbers (a kernel is 11–21 px: as a
-layer over a frame it is a dot, and beside a crop it would cover the parent frame)."""
+layer over a frame it is a dot, and beside a crop it would cover the parent frame).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class KernelView(Container):
         self.shape = None  # the last KernelShape shown
 
     def show_kernel(self, kernel: np.ndarray) -> None:
+        """Show `kernel` enlarged with its shape numbers."""
         from qtpy.QtGui import QImage, QPixmap
 
         from ..core.kernel_stats import kernel_shape

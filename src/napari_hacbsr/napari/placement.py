@@ -65,7 +65,8 @@ def sr_layer_kwargs(
     layer: Image, scale: int, sampling: str = "stride", origin: tuple[int, int] = (0, 0)
 ) -> dict[str, Any]:
     """Geometry keyword arguments for ``viewer.add_image`` of the ×``scale`` result of ``layer``
-    (or of its region whose top-left LR pixel is ``origin`` = (row, column))."""
+    (or of its region whose top-left LR pixel is ``origin`` = (row, column)).
+    """
     _check_2d(layer)
     s = int(scale)
     src_scale = np.asarray(layer.scale, dtype=float)

@@ -17,6 +17,7 @@ Shared by the dock widget (``widget.HACBSRWidget``) and the console (``scripting
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import weakref
@@ -190,6 +191,7 @@ class HACBSRRun(RunLayers):
 
     # ------------------------------------------------------------------ control
     def start(self) -> HACBSRWorker:
+        """Start the run in a worker thread and return the worker."""
         viewer = unwrap(self.viewer)
         viewer.layers.events.removed.connect(self._on_layer_removed)
         qt_window = getattr(getattr(viewer, "window", None), "_qt_window", None)
@@ -326,16 +328,12 @@ class HACBSRRun(RunLayers):
         pbar, self.pbar = self.pbar, None
         if pbar is not None:
             pbar.close()
-        try:
+        with contextlib.suppress(Exception):  # pragma: no cover - viewer already torn down
             unwrap(self.viewer).layers.events.removed.disconnect(self._on_layer_removed)
-        except Exception:  # pragma: no cover - viewer already torn down
-            pass
         qt_window = getattr(self, "_qt_window_ref", lambda: None)()
         if qt_window is not None:
-            try:
+            with contextlib.suppress(RuntimeError, TypeError):
                 qt_window.destroyed.disconnect(self._on_viewer_destroyed)
-            except (RuntimeError, TypeError):
-                pass
         for registry, items in (
             (_RESERVED, {self.sr_name, self.kernel_name}),
             (_RUNNING_SOURCES, {id(unwrap(self.source))}),

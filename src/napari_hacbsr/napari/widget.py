@@ -227,6 +227,7 @@ class HACBSRWidget(Container):
     # ------------------------------------------------------------------ config
     @property
     def scale_factor(self) -> int:
+        """The scale the controls ask for (the custom one when it is 2 or more)."""
         custom = int(self.custom_scale.value)
         return custom if custom >= 2 else int(self.scale.value)
 
@@ -260,6 +261,7 @@ class HACBSRWidget(Container):
     # ------------------------------------------------------------------ run / stop
     @property
     def running(self) -> bool:
+        """Whether a run is in progress."""
         return self._run is not None and self._run.running
 
     @property

@@ -140,6 +140,7 @@ class HACBSRWorker(GeneratorWorker):
     hacbsr_run: Any = None
 
     def quit(self) -> None:
+        """Stop cooperatively after the current inner step (the run keeps its estimate)."""
         if self.request_stop is None:
             super().quit()
         else:
