@@ -1,13 +1,8 @@
 """The HACBSR optimisation loop (paper Algorithm 1; spec §5.6) and MLMC mode (spec §3.2).
 
 `iterate` is the one generator behind the napari widget, the console, the CLI and batch runs.
-MLMC mode and the ablations (-CK, -CL) are switches of `HACBSRConfig`, not other loops:
-
-    stage            HACBSR                                   MLMC mode
-    kernel warm-up   Adam on CKS kernels                      Adam on random prior kernels
-    kernel prior     KL: T CKS kernels, unweighted            MCMC: L random kernels weighted by LR fit
-    image step       L_C + hyper-Laplacian + θh·history term  L_C + hyper-Laplacian
-    kernel meta      once per outer iteration, Eq. 12 weights  every 3 global steps, plain sum
+MLMC mode and the ablations (-CK, -CL) are switches of the config, not other loops (the stage by stage
+table: docs/algorithm.md, "MLMC mode and the ablations are switches of one loop").
 """
 
 from __future__ import annotations
@@ -28,17 +23,18 @@ from .degradation import KernelSampler, forward_model, phase_correct_bicubic
 from .device import describe_device, free_device_memory, is_out_of_memory, make_adam, resolve_device
 from .encoder import load_encoder
 from .errors import OutOfMemoryError
-from .image import PreparedImage, prepare_image
+from .image import PreparedImage
 from .losses import DataTerm, alpha_from_loss, data_loss, hyper_laplacian, meta_weights
 from .networks import ImageGenerator, KernelGenerator
-from .plan import RunPlan, as_plan
+from .plan import RunPlan, prepare_run
 from .records import Result, Step
 
 LATENT_KERNEL = 200
+_RELEASED = ("net_x", "net_k", "net_hist", "opt_x", "opt_k", "opt_prior", "encoder", "z_x", "y", "mask", "data")
+_RELEASED += ("x_last", "k_last", "feat_hist")  # (what a finished Solver lets go of)
 _NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
 
 
-# ---------------------------------------------------------------------------- the solver
 class Solver:
     """State of one run, with one method per stage so benchmarks can time each of them."""
 
@@ -298,8 +294,7 @@ class Solver:
     def kernel_estimate(self) -> np.ndarray:
         """The current kernel alone (no image forward pass)."""
         with torch.no_grad():
-            k = self.k_last if self.k_last is not None else self.net_k(self.z_k)
-        return k.cpu().numpy().astype(np.float32)
+            return (self.k_last if self.k_last is not None else self.net_k(self.z_k)).cpu().numpy().astype(np.float32)
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         """The current estimate as arrays: the image in the input's layout and range, the kernel."""
@@ -314,12 +309,10 @@ class Solver:
 
     def release(self) -> None:
         """Drop the networks, optimisers and tensors so that their memory can be freed."""
-        names = "net_x net_k net_hist opt_x opt_k opt_prior encoder z_x y mask data x_last k_last feat_hist"
-        for name in names.split():
+        for name in _RELEASED:
             setattr(self, name, None)
 
 
-# ---------------------------------------------------------------------------- the generator
 def iterate(
     image: np.ndarray | PreparedImage,
     config: HACBSRConfig | RunPlan | None = None,
@@ -336,14 +329,7 @@ def iterate(
     and the current estimate is returned (Result.stopped_early = True). The first Step (stage "setup") says
     which device and feature encoder the run uses; the Result carries the plan. The input is never modified.
     """
-    if config is not None and not isinstance(config, HACBSRConfig | RunPlan):
-        raise TypeError(f"config must be a HACBSRConfig or a RunPlan, got {type(config).__name__}")
-    base = config.config if isinstance(config, RunPlan) else config or HACBSRConfig()
-    if isinstance(image, PreparedImage):
-        prepared = image
-    else:
-        prepared = prepare_image(image, base.scale, channel_axis, base.gray_channels)
-    cfg = as_plan(config, prepared)
+    prepared, cfg = prepare_run(image, config, channel_axis)
     device = resolve_device(cfg.device)
     stop = should_stop or (lambda: False)
     start = time.perf_counter()

@@ -164,6 +164,24 @@ def resolve(
     )
 
 
+def prepare_run(
+    image: Any, config: HACBSRConfig | RunPlan | None, channel_axis: int | None = None
+) -> tuple[PreparedImage, RunPlan]:
+    """The checked image and its plan, for a public generator given an array or a prepared image and a config
+    (None: the default) or a plan: the one place where such an entry prepares and resolves.
+    """
+    from .image import PreparedImage, prepare_image
+
+    if config is not None and not isinstance(config, HACBSRConfig | RunPlan):
+        raise TypeError(f"config must be a HACBSRConfig or a RunPlan, got {type(config).__name__}")
+    base = config.config if isinstance(config, RunPlan) else config or HACBSRConfig()
+    if isinstance(image, PreparedImage):
+        prepared = image
+    else:
+        prepared = prepare_image(image, base.scale, channel_axis, base.gray_channels)
+    return prepared, as_plan(config, prepared)
+
+
 def as_plan(config_or_plan: HACBSRConfig | RunPlan | None, prepared: PreparedImage | None = None) -> RunPlan:
     """A plan as given, or the config (None: the default) resolved here: where a public generator is the entry."""
     if isinstance(config_or_plan, RunPlan):

@@ -24,8 +24,8 @@ import numpy as np
 from . import engine  # (engine.iterate looked up at call time: one place to replace it, e.g. in tests)
 from .config import HACBSRConfig
 from .degradation import phase_correct_bicubic
-from .image import PreparedImage, min_lr_side, prepare_image
-from .plan import RunPlan, as_plan
+from .image import PreparedImage, min_lr_side
+from .plan import RunPlan, prepare_run
 from .records import Result, Step
 
 #: LR pixels of overlap beyond the kernel's reach: the generator's reflection-padded 3×3 convolutions
@@ -236,13 +236,7 @@ def iterate_tiled(
     Yields every tile's Steps with `tile`/`tiles`/`tile_box` set, a "tile" Step with the blended
     picture of each finished tile's box, and returns one Result with `kernel_map` and `tile_boxes`.
     """
-    base = config.config if isinstance(config, RunPlan) else config or HACBSRConfig()
-    prepared = (
-        image
-        if isinstance(image, PreparedImage)
-        else prepare_image(image, base.scale, channel_axis, base.gray_channels)
-    )
-    cfg = as_plan(config, prepared)  # one plan (one loss schedule, the frame's noise) for every tile
+    prepared, cfg = prepare_run(image, config, channel_axis)  # one plan (the frame's noise) for every tile
     s, (h, w) = cfg.scale, prepared.lr_shape
     overlap = default_overlap(s) if overlap is None else int(overlap)
     grid = plan_grid((h, w), s, max(h, w) if tile is None else int(tile), overlap)
