@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from napari_hacbsr.core.config import HACBSRConfig
-from napari_hacbsr.core.engine import Solver, prepare_image
+from napari_hacbsr.core.engine import Solver
+from napari_hacbsr.core.image import prepare_image
 from napari_hacbsr.core.plan import resolve
 from napari_hacbsr.core.presets import preset
 

@@ -11,7 +11,8 @@ import torch
 
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.degradation import forward_model
-from napari_hacbsr.core.engine import Solver, prepare_image
+from napari_hacbsr.core.engine import Solver
+from napari_hacbsr.core.image import prepare_image
 from napari_hacbsr.core.kernel_model import KERNEL_MODELS
 from napari_hacbsr.core.losses import data_loss
 from napari_hacbsr.core.plan import resolve

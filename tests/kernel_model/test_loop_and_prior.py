@@ -12,7 +12,8 @@ from scipy import ndimage
 from napari_hacbsr.core.cks import ContrastiveKernelSampler, kernel_features, similarity
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.degradation import KernelSampler
-from napari_hacbsr.core.engine import Solver, prepare_image
+from napari_hacbsr.core.engine import Solver
+from napari_hacbsr.core.image import prepare_image
 from napari_hacbsr.core.metrics import kernel_width
 from napari_hacbsr.core.plan import resolve
 from napari_hacbsr.core.presets import PRESETS, preset

@@ -9,7 +9,8 @@ import torch
 
 from napari_hacbsr.core.config import HACBSRConfig
 from napari_hacbsr.core.degradation import PROTOCOL_SAMPLING, forward_model, phase_correct_bicubic, simulate
-from napari_hacbsr.core.engine import Solver, prepare_image
+from napari_hacbsr.core.engine import Solver
+from napari_hacbsr.core.image import prepare_image
 from napari_hacbsr.core.metrics import kernel_width
 from napari_hacbsr.core.plan import resolve
 from napari_hacbsr.core.sampling import kernel_centre, lr_position_of_hr
