@@ -30,8 +30,8 @@ from .plan import RunPlan, prepare_run
 from .records import Result, Step
 
 LATENT_KERNEL = 200
-_RELEASED = ("net_x", "net_k", "net_hist", "opt_x", "opt_k", "opt_prior", "encoder", "z_x", "y", "mask", "data")
-_RELEASED += ("x_last", "k_last", "feat_hist")  # (what a finished Solver lets go of)
+_RELEASED: tuple[str, ...] = ("net_x", "net_k", "net_hist", "opt_x", "opt_k", "opt_prior", "encoder", "z_x", "y")
+_RELEASED += ("mask", "data", "x_last", "k_last", "feat_hist")  # (what a finished Solver lets go of)
 _NOISE_SCALE = 0.1  # z_x, z_k ~ U(0, 1) * 0.1, fixed (A27)
 
 

@@ -59,28 +59,10 @@ def iterate_fast(
     stop = should_stop or (lambda: False)
     start = time.perf_counter()
     s, (h, w) = plan.scale, prepared.lr_shape
-    side = estimate_tile_side(s)
-    chosen = select_texture_tiles(prepared.y, prepared.mask, side, ESTIMATE_TILES)
-    boxes = [(int(y0), int(x0), int(y1), int(x1)) for y0, x0, y1, x1 in chosen] or _centre_tile(prepared, side)
-    if not boxes:
-        raise ValueError(
-            f"no {side}×{side} LR tile of this {h}×{w} image is free of missing pixels, so no kernel can be "
-            "estimated for the fast reconstruction; use reconstruction='hacbsr' or a region with data"
-        )
-    estimate_plan = _short_schedule(plan, min(plan.iterations, ESTIMATE_ITERATIONS))
     fill = prepared.to_output(np.clip(phase_correct_bicubic(prepared.y, s, plan.sampling, channel_axis=0), 0, 1))
-    kernels, results, stopped = [], [], False
-    for index, box in enumerate(boxes):
-        hr_box = tuple(int(v) * s for v in box)
-        result = yield from run_tile(prepared, box, estimate_plan, stop, index, len(boxes), hr_box, fill, start)
-        results.append(result)
-        if result.stopped_early:
-            stopped = True
-            break
-        kernels.append(result.kernel)
+    estimate = yield from estimate_kernel(prepared, plan, stop, start, fill)
+    kernel, boxes, results, stopped, estimate_plan = estimate
     first = results[0]
-    kernel = np.mean(kernels or [results[-1].kernel], axis=0).astype(np.float32)
-    kernel /= kernel.sum()
     hr, info = (None, None) if stopped else (yield from _reconstruct(prepared, plan, kernel, stop, start))
     stopped = stopped or (info is not None and info.stopped)
     norm = prepared.normalization
@@ -112,11 +94,48 @@ def iterate_fast(
         inner_steps_done=sum(r.inner_steps_done for r in results),
         tile_boxes=np.array([[[0, 0, h, w]]]),
         kernel_map=kernel[None, None].copy(),
-        tiles_done=len(kernels),
+        tiles_done=sum(not r.stopped_early for r in results),
         reconstruction="fast",
         consistency_map=consistency,
         stages=stages,
     )
+
+
+def estimate_kernel(
+    prepared: PreparedImage,
+    plan: RunPlan,
+    stop: Callable[[], bool],
+    start: float,
+    fill: np.ndarray | None = None,
+    tiles: int = ESTIMATE_TILES,
+    label: tuple[int, int] | None = None,
+) -> Generator[Step, None, tuple]:
+    """HACBSR's short schedule on `tiles` textured LR tiles (the centre tile where none passes); returns
+    (kernel: their normalised mean, boxes, tile Results, stopped, the short plan). label (first, total)
+    numbers the Steps' tiles across several calls (a stack's frames); fill is the first tile's setup picture.
+    """
+    s, (h, w) = plan.scale, prepared.lr_shape
+    side = estimate_tile_side(s)
+    chosen = select_texture_tiles(prepared.y, prepared.mask, side, tiles)
+    boxes = [(int(y0), int(x0), int(y1), int(x1)) for y0, x0, y1, x1 in chosen] or _centre_tile(prepared, side)
+    if not boxes:
+        raise ValueError(
+            f"no {side}×{side} LR tile of this {h}×{w} image is free of missing pixels, so no kernel can be "
+            "estimated for the fast reconstruction; use reconstruction='hacbsr' or a region with data"
+        )
+    estimate_plan = _short_schedule(plan, min(plan.iterations, ESTIMATE_ITERATIONS))
+    first, total = label or (0, len(boxes))
+    kernels, results, stopped = [], [], False
+    for index, box in enumerate(boxes):
+        hr_box = tuple(int(v) * s for v in box)
+        result = yield from run_tile(prepared, box, estimate_plan, stop, first + index, total, hr_box, fill, start)
+        results.append(result)
+        if result.stopped_early:
+            stopped = True
+            break
+        kernels.append(result.kernel)
+    kernel = np.mean(kernels or [results[-1].kernel], axis=0).astype(np.float32)
+    return kernel / kernel.sum(), boxes, results, stopped, estimate_plan
 
 
 def _centre_tile(prepared: PreparedImage, side: int) -> list[tuple[int, int, int, int]]:

@@ -111,6 +111,22 @@ def solve_region(
         residual = forward_model(x, k, s) - target
         return (residual * residual * obs).sum() + weight * hyper_laplacian(x, EXPONENT)
 
+    done = minimise(x, energy, iterations, should_stop, on_iteration)
+    hr = x.detach()[0, :, band * s : (band + h) * s, band * s : (band + w) * s].numpy()
+    return hr, done
+
+
+def minimise(
+    x: torch.Tensor,
+    energy: Callable[[], torch.Tensor],
+    iterations: int,
+    should_stop: Callable[[], bool] | None = None,
+    on_iteration: Callable[[], None] | None = None,
+) -> int:
+    """L-BFGS (strong Wolfe) on the leaf tensor `x` in place, one iteration per step(); returns those done.
+
+    Shared by the single-frame solve and the multi-frame one (`core.stack_solve`).
+    """
     # L-BFGS evaluates at the start of every step() the point where the last one ended: a cache of that
     # evaluation lets each iteration be its own step() (Stop and progress per iteration) at no extra cost
     optimizer = torch.optim.LBFGS(
@@ -136,8 +152,7 @@ def solve_region(
         done += 1
         if on_iteration is not None:
             on_iteration()
-    hr = x.detach()[0, :, band * s : (band + h) * s, band * s : (band + w) * s].numpy()
-    return hr, done
+    return done
 
 
 def _fill_missing(image: np.ndarray, observed: np.ndarray) -> np.ndarray:

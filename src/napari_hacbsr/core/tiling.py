@@ -199,7 +199,7 @@ def run_tile(
     index: int,
     tiles: int,
     hr_box: tuple[int, int, int, int],
-    fill: np.ndarray,
+    fill: np.ndarray | None,
     start: float,
 ) -> Generator[Step, None, Result]:
     """`engine.iterate` on one LR box of a frame, its Steps relabelled as tile `index` of `tiles` (HR box
