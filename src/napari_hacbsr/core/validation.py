@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import numbers
+from typing import TYPE_CHECKING, TypeGuard
 
 from .choices import (
     ENCODERS,
@@ -108,9 +109,9 @@ def check_config(cfg: HACBSRConfig) -> None:
 
 def check_tile_options(tile: object, overlap: object, memory_budget: object) -> None:
     """Raise ValueError for tiling keywords a run cannot use (`super_resolve`'s tile, tile_overlap, memory_budget)."""
-    if not (tile is None or tile == "auto" or (isinstance(tile, int) and _is_integer(tile) and tile >= 1)):
+    if not (tile is None or (isinstance(tile, str) and tile == "auto") or (_is_whole(tile) and int(tile) >= 1)):
         raise ValueError(f'tile must be "auto", None (never tile) or an LR tile side in pixels >= 1, got {tile!r}')
-    if not (overlap is None or (isinstance(overlap, int) and _is_integer(overlap) and overlap >= 0)):
+    if not (overlap is None or (_is_whole(overlap) and int(overlap) >= 0)):
         raise ValueError(f"tile_overlap must be an integer >= 0 LR pixels (or None for the default), got {overlap!r}")
     budget_ok = isinstance(memory_budget, int | float) and _is_number(memory_budget) and 0 < memory_budget < math.inf
     if not (memory_budget is None or budget_ok):
@@ -118,6 +119,11 @@ def check_tile_options(tile: object, overlap: object, memory_budget: object) -> 
             f"memory_budget must be a finite number of bytes > 0 (or None: 60% of the free memory), "
             f"got {memory_budget!r}"
         )
+
+
+def _is_whole(value: object) -> TypeGuard[numbers.Integral]:
+    """An integer of any kind (numpy's too), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_integer(value: object) -> bool:
