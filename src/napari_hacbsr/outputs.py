@@ -53,6 +53,16 @@ def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
     }
 
 
+def expected_bytes(lr_shape: tuple[int, ...], channel_axis: int | None, scale: int) -> int:
+    """About how many bytes `write_result` writes for an LR image of `lr_shape` (a little more, not less).
+
+    The SR TIFF (up to 8 bytes a sample: float64/int64 outputs) and its PNG, the LR-consistency TIFF,
+    and 1 MB for the kernels, the tile table and the JSON.
+    """
+    samples = int(np.prod(lr_shape))
+    return samples * scale * scale * (8 + 1) + samples * 4 + (1 << 20)
+
+
 def write_tile_table(path: Path, result: Any, origin: tuple[int, int]) -> None:
     """CSV of the tiles: grid position, LR box in the input's pixels, FWHM, ellipticity, orientation."""
     import csv

@@ -114,6 +114,19 @@ class StagedOutput:
             raise self._fail(exc, "cannot write into the output folder") from None
         return self.private
 
+    def check_room(self, need_bytes: int) -> None:
+        """OutputError (code 3, before the run) when OUT's file system has less free space than `need_bytes`."""
+        try:
+            free = shutil.disk_usage(self.out_dir).free
+        except OSError:
+            return  # (no answer: the write itself will tell)
+        if free < need_bytes:
+            raise OutputError(
+                f"the output folder {self.out_dir} has {free / 1e6:.1f} MB free and the results need about "
+                f"{need_bytes / 1e6:.1f} MB; nothing was run. Free some space, or choose another folder with -o",
+                3,
+            )
+
     def write(self, writer: Callable[[Path], dict[str, Path]]) -> dict[str, Path]:
         """`writer(private)` writes the files (returns them by role); publish them into OUT; their final paths.
 

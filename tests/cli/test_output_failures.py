@@ -98,6 +98,19 @@ def test_a_full_disk_midway_leaves_nothing_and_says_disk_full(kind, png, tmp_pat
     assert len(calls) == 2 and entries(out) == ["earlier.txt"]  # no partial files, no private folder left
 
 
+@pytest.mark.parametrize("kind", ["run", "degrade"])
+def test_too_little_free_space_is_refused_before_the_run(kind, png, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    real = shutil.disk_usage
+    monkeypatch.setattr("napari_hacbsr.staging.shutil.disk_usage", lambda path: real(path)._replace(free=50_000))
+    out = tmp_path / "out"
+    assert main(command(kind, png, out)) == 3
+    err = capsys.readouterr().err
+    assert f"{out} has 0.1 MB free and the results need about" in err and "estimate" not in err
+    assert not out.exists()
+
+
 def test_a_file_size_limit_is_told_in_words(png, tmp_path, capsys):
     """A real limit (`ulimit -f`): tifffile's short write ("N requested and M written") becomes words, exit 3."""
     out = tmp_path / "out"

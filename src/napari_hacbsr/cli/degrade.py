@@ -48,6 +48,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     stem = f"{Path(args.hr).stem}_LR_x{args.scale}"
     try:
         with StagedOutput(out_dir) as staged:  # the folder is probed before the simulation
+            staged.check_room(arr.size // args.scale**2 * 5 + (1 << 20))  # the LR TIFF + PNG, kernel and JSON
             try:
                 degraded = simulate(
                     arr,

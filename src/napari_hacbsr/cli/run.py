@@ -11,7 +11,7 @@ import numpy as np
 
 from ..core.config import HACBSRConfig
 from ..files import ImageReadError, read_product
-from ..outputs import write_result
+from ..outputs import expected_bytes, write_result
 from ..staging import OutputError, StagedOutput
 from .frames import check_channel_axis, crop_roi, frame_run_options
 from .options import engine_config, fail
@@ -93,6 +93,7 @@ def _run_and_write(args, image, channel_axis, georef, config, source, staged: St
                 from ..mission.georef import crop_georef
 
                 georef = crop_georef(georef, row=args.roi[1], col=args.roi[0])
+        staged.check_room(expected_bytes(image.shape, channel_axis, config.scale))  # a full disk: before the run
         tiling = frame_run_options(image, args, channel_axis, config)
         result = run_engine(image, config, channel_axis, args.quiet, **tiling)
     except ValueError as exc:
