@@ -137,3 +137,17 @@ def test_the_simulator_refuses_what_a_run_refuses(image, keywords, says):
 
 def test_the_simulator_accepts_a_valid_image():
     image_module.check_simulation_input(pattern(40) / 745.0, 2)
+
+
+def test_the_sr_tiff_keeps_the_levels_float32_cannot_hold(tmp_path):
+    import tifffile
+
+    from napari_hacbsr.core.image import Normalization
+    from napari_hacbsr.outputs import write_sr_tiff
+
+    wide = np.array([[2**62, 2**62 + 1, 2**62 + 745]], np.int64)
+    write_sr_tiff(tmp_path / "wide.tif", wide, Normalization(2**62, 2**62 + 745, "int64", "int64"))
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "wide.tif"), wide)
+    plain = np.array([[0.25, 0.5]], np.float64)  # a float64 input's SR: the float32 TIFF as before
+    write_sr_tiff(tmp_path / "plain.tif", plain, Normalization(0.0, 1.0, "float64", "float64"))
+    assert tifffile.imread(tmp_path / "plain.tif").dtype == np.float32
