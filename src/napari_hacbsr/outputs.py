@@ -53,6 +53,16 @@ def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
     }
 
 
+def expected_bytes(lr_shape: tuple[int, ...], channel_axis: int | None, scale: int) -> int:
+    """About how many bytes `write_result` writes for an LR image of `lr_shape` (a little more, not less).
+
+    The SR TIFF (up to 8 bytes a sample: float64/int64 outputs) and its PNG, the LR-consistency TIFF,
+    and 1 MB for the kernels, the tile table and the JSON.
+    """
+    samples = int(np.prod(lr_shape))
+    return samples * scale * scale * (8 + 1) + samples * 4 + (1 << 20)
+
+
 def write_tile_table(path: Path, result: Any, origin: tuple[int, int]) -> None:
     """CSV of the tiles: grid position, LR box in the input's pixels, FWHM, ellipticity, orientation."""
     import csv
@@ -66,10 +76,30 @@ def write_tile_table(path: Path, result: Any, origin: tuple[int, int]) -> None:
         writer.writerows(rows)
 
 
+def write_sr_tiff(path: Path, sr: np.ndarray, norm: Any) -> None:
+    """The SR as a float32 TIFF, or in the run's wider output dtype when float32 cannot resolve an integer
+    input's range (`core.image.output_dtype_for`: float64, or the input's int64/uint64 levels).
+    """
+    if np.issubdtype(np.dtype(norm.input_dtype), np.integer) and sr.dtype != np.float32:
+        import tifffile
+
+        tifffile.imwrite(path, sr)
+    else:
+        write_tiff(path, sr)
+
+
 def write_result(
-    out_dir: str | Path, stem: str, result: Any, source: dict[str, Any], georef: dict[str, Any] | None = None
+    out_dir: str | Path,
+    stem: str,
+    result: Any,
+    source: dict[str, Any],
+    georef: dict[str, Any] | None = None,
+    final_dir: str | Path | None = None,
 ) -> dict[str, Path]:
     """SR (float32 TIFF + 8-bit PNG), kernel (TIFF + PNG) and a provenance JSON; returns the paths.
+
+    ``final_dir``: where the files will live once published (`staging.StagedOutput`), for the JSON's
+    "outputs"; default ``out_dir``.
 
     With the ``georef`` of a mission product (``MissionImage.georef()``) the SR TIFF is a GeoTIFF
     (a FITS with the updated WCS for FITS sources, beside the TIFF) and the JSON carries its CRS
@@ -87,7 +117,7 @@ def write_result(
         if sr_path != paths["sr_tiff"]:
             paths = {"sr_fits": sr_path, **paths}
     if "sr_fits" in paths or georef is None:
-        write_tiff(paths["sr_tiff"], result.sr)
+        write_sr_tiff(paths["sr_tiff"], result.sr, norm)
     sr_preview = result.sr if result.channel_axis is None else np.moveaxis(result.sr, result.channel_axis, -1)
     write_png(paths["sr_png"], preview_uint8(sr_preview, *display_range(norm)))
     write_tiff(paths["kernel_tiff"], result.kernel)
@@ -103,7 +133,8 @@ def write_result(
                    else result.consistency_map)  # fmt: skip
     else:
         del paths["consistency_tiff"]
-    record = {**result.provenance(), "source": source, "outputs": {k: str(v) for k, v in paths.items()}}
+    final = Path(final_dir) if final_dir is not None else out_dir
+    record = {**result.provenance(), "source": source, "outputs": {k: str(final / v.name) for k, v in paths.items()}}
     if georeference is not None:
         record["georeference"] = georeference
     write_json(paths["json"], record)

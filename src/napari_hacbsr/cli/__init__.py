@@ -1,7 +1,8 @@
 """Command line: `hacbsr run`, `hacbsr batch`, `hacbsr degrade`, `hacbsr demo` (one module per command).
 
-Exit codes: 0 success, 2 bad input (unreadable file, invalid option, config file or image), 3 run-time
-failure (e.g. out of memory), 130 interrupted.
+Exit codes: 0 success, 2 bad input (unreadable file, invalid option, config file or image; an output
+folder that cannot take files: a file, read-only, not creatable), 3 run-time failure (e.g. out of memory;
+the disk full or a file-size limit while writing), 130 interrupted. No failure leaves a partial file set.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ..core.config import PROTOCOLS
 from .batch import add_batch_parser
 from .degrade import cmd_degrade
 from .demo import cmd_demo
-from .frames import add_frame_options
+from .frames import add_frame_options, join_negative_roi
 from .options import add_engine_options
 from .run import cmd_run
 
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """The `hacbsr` command: parse `argv` and run the subcommand; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_roi(sys.argv[1:] if argv is None else list(argv)))
     try:
         return args.func(args)
     except KeyboardInterrupt:

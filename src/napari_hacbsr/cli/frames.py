@@ -23,14 +23,63 @@ def parse_roi(text: str) -> tuple[int, int, int, int]:
         raise argparse.ArgumentTypeError(
             f"--roi must be four integers x,y,w,h (top-left column, row, width, height), got {text!r}"
         ) from None
-    if w <= 0 or h <= 0 or x < 0 or y < 0:
-        raise argparse.ArgumentTypeError(f"--roi {text!r}: x and y must be >= 0 and w, h > 0")
+    if x < 0 or y < 0:
+        raise argparse.ArgumentTypeError(
+            f"--roi {text!r}: x and y (the top-left column and row) must be >= 0: the region starts inside the "
+            f"image, at pixel 0,0 or after"
+        )
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"--roi {text!r}: the width and height must be > 0")
     return x, y, w, h
+
+
+def join_negative_roi(argv: list[str]) -> list[str]:
+    """``--roi -1,0,10,10`` as ``--roi=-1,0,10,10``: argparse would take the value for an option and say only
+    "expected one argument"; joined, `parse_roi` says what is wrong with it.
+    """
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--roi" and arg.startswith("-") and arg[1:2].isdigit():
+            out[-1] = f"--roi={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def parse_memory_limit(text: str) -> float:
+    """Parse --memory-limit: a finite number of GB > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"--memory-limit must be a number of GB > 0 (e.g. 8 or 0.5), got {text!r}; leave it out for 60% of "
+            f"the free memory"
+        )
+    return value
+
+
+def check_channel_axis(shape: tuple[int, ...], channel_axis: int | None) -> None:
+    """ValueError when --channel-axis does not fit an image of `shape` (before any axis arithmetic)."""
+    if channel_axis is None:
+        return
+    if len(shape) == 2:
+        raise ValueError(
+            f"--channel-axis {channel_axis} was given but the image is 2-D {shape} (one band); leave --channel-axis out"
+        )
+    if not -len(shape) <= channel_axis < len(shape):
+        raise ValueError(
+            f"--channel-axis {channel_axis} is out of range for a {len(shape)}-D image {shape}; "
+            f"use 0..{len(shape) - 1} (or -1 for the last axis)"
+        )
 
 
 def spatial_axes(ndim: int, channel_axis: int | None) -> tuple[int, int]:
     """The (row, column) axes of an `ndim`-D image whose channel is on `channel_axis`."""
     axes = [a for a in range(ndim) if channel_axis is None or a != channel_axis % ndim]
+    if len(axes) < 2 or ndim < 2:
+        raise ValueError(f"channel axis {channel_axis} leaves fewer than two spatial axes in a {ndim}-D image")
     return axes[0], axes[1]
 
 
@@ -68,7 +117,9 @@ def add_frame_options(p: argparse.ArgumentParser) -> None:
         help="auto (tiles only when the frame does not fit the memory budget), none, or an LR tile side",
     )
     p.add_argument("--tile-overlap", type=int, default=None, help="LR pixels shared by neighbouring tiles")
-    p.add_argument("--memory-limit", type=float, default=None, help="GB the run may use (default: 60%% of free)")
+    p.add_argument(
+        "--memory-limit", type=parse_memory_limit, default=None, help="GB the run may use (default: 60%% of free)"
+    )
 
 
 def frame_run_options(

@@ -11,8 +11,9 @@ import numpy as np
 
 from ..core.config import HACBSRConfig
 from ..files import ImageReadError, read_product
-from ..outputs import write_result
-from .frames import crop_roi, frame_run_options
+from ..outputs import expected_bytes, write_result
+from ..staging import OutputError, StagedOutput
+from .frames import check_channel_axis, crop_roi, frame_run_options
 from .options import engine_config, fail
 
 
@@ -59,8 +60,6 @@ def summary(result) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`hacbsr run`: super-resolve one image file and write its outputs; returns the exit status."""
-    from ..core.errors import HACBSRError
-
     try:
         config = engine_config(args)
     except ValueError as exc:
@@ -69,7 +68,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         image, channel_axis, georef = read_product(args.image, args.channel_axis)
     except ImageReadError as exc:
         return fail(str(exc))
+    try:
+        check_channel_axis(image.shape, args.channel_axis)
+    except ValueError as exc:
+        return fail(f"{args.image}: {exc}")
     source = {"input": str(args.image), "input_shape": list(image.shape)}
+    out_dir = Path(args.output) if args.output else Path(args.image).parent
+    try:
+        with StagedOutput(out_dir) as staged:  # the folder is probed here, before the run
+            status = _run_and_write(args, image, channel_axis, georef, config, source, staged)
+    except OutputError as exc:
+        return fail(str(exc), exc.code)
+    return status
+
+
+def _run_and_write(args, image, channel_axis, georef, config, source, staged: StagedOutput) -> int:
+    from ..core.errors import HACBSRError
+
     try:
         if args.roi is not None:
             image = crop_roi(image, args.roi, channel_axis)
@@ -78,14 +93,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 from ..mission.georef import crop_georef
 
                 georef = crop_georef(georef, row=args.roi[1], col=args.roi[0])
+        staged.check_room(expected_bytes(image.shape, channel_axis, config.scale))  # a full disk: before the run
         tiling = frame_run_options(image, args, channel_axis, config)
         result = run_engine(image, config, channel_axis, args.quiet, **tiling)
     except ValueError as exc:
         return fail(f"{args.image}: {exc}")
     except HACBSRError as exc:
         return fail(str(exc), 3)
-    out_dir = Path(args.output) if args.output else Path(args.image).parent
-    paths = write_result(out_dir, Path(args.image).stem, result, source, georef)
+    stem = Path(args.image).stem
+    paths = staged.write(lambda private: write_result(private, stem, result, source, georef, staged.out_dir))
     print(summary(result))
     for name, path in paths.items():
         print(f"  {name:12s} {path}")

@@ -16,6 +16,7 @@ from .image import prepare_image
 from .plan import resolve
 from .records import Result, Step
 from .resources import plan_run
+from .validation import check_tile_options
 
 
 def super_resolve(
@@ -48,6 +49,7 @@ def super_resolve(
     reconstruction (a config field, so a keyword here too): "auto" (full HACBSR when its time estimate fits
     `choices.AUTO_TIME_BUDGET_S` on this device, else the fast path), "hacbsr" or "fast" (`core.fast_frame`).
     """
+    check_tile_options(tile, tile_overlap, memory_budget)
     if scale is not None:
         overrides["scale"] = scale
     base = (config or HACBSRConfig()).replace(**overrides)

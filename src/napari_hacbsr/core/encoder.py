@@ -196,7 +196,15 @@ def _build_clip(config: HACBSRConfig) -> LoadedEncoder:
     except ImportError as exc:  # optional dependency
         raise FileNotFoundError("open_clip is not installed (pip install 'napari-hacbsr[clip]')") from exc
     path = _find_weights(config)
-    model = open_clip.create_model(config.clip_model, pretrained=path, device="cpu")
+    try:
+        model = open_clip.create_model(config.clip_model, pretrained=path, device="cpu")
+    except Exception as exc:  # noqa: BLE001 - a file that is not these weights fails in many ways (pickle, keys)
+        if path is None:
+            raise
+        raise ValueError(
+            f"CLIP checkpoint {path!r} is not an open_clip {config.clip_model} weights file (loading it failed: "
+            f"{type(exc).__name__}: {exc}); give the .pt/.bin/.safetensors weights of {config.clip_model}"
+        ) from None
     visual = model.visual
     size = getattr(visual, "image_size", (224, 224))
     size = (size, size) if isinstance(size, int) else tuple(size)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+import numbers
+from typing import TYPE_CHECKING, TypeGuard
 
 from .choices import (
     ENCODERS,
@@ -17,6 +19,9 @@ from .sampling import SAMPLING_CONVENTIONS
 
 if TYPE_CHECKING:
     from .config import HACBSRConfig
+
+#: the largest seed: the random generators (numpy, torch) take 63-bit seeds with room for per-tile offsets
+MAX_SEED = 2**63 - 1
 
 
 def check_config(cfg: HACBSRConfig) -> None:
@@ -51,9 +56,14 @@ def check_config(cfg: HACBSRConfig) -> None:
         cfg.yield_every is None or (isinstance(cfg.yield_every, int) and cfg.yield_every >= 1),
         f"yield_every must be an integer >= 1 (or None for the device's default), got {cfg.yield_every!r}",
     )
-    for name in ("kernel_warmup", "seed"):
-        value = getattr(cfg, name)
-        need(isinstance(value, int) and value >= 0, f"{name} must be an integer >= 0, got {value!r}")
+    need(
+        _is_integer(cfg.kernel_warmup) and cfg.kernel_warmup >= 0,
+        f"kernel_warmup must be an integer >= 0, got {cfg.kernel_warmup!r}",
+    )
+    need(
+        _is_integer(cfg.seed) and 0 <= cfg.seed <= MAX_SEED,
+        f"seed must be an integer from 0 to 2**63 - 1 (the random generators' range), got {cfg.seed!r}",
+    )
     need(
         cfg.kernel_model in (None, *KERNEL_MODEL_NAMES),
         f"kernel_model must be one of {KERNEL_MODEL_NAMES} (or None: the mode's at this scale), "
@@ -95,6 +105,29 @@ def check_config(cfg: HACBSRConfig) -> None:
     need(cfg.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {cfg.precision!r}")
     need(cfg.gray_channels in (1, 3), f"gray_channels must be 1 or 3, got {cfg.gray_channels}")
     need(isinstance(cfg.device, str) and cfg.device != "", "device must be a string such as 'auto'")
+
+
+def check_tile_options(tile: object, overlap: object, memory_budget: object) -> None:
+    """Raise ValueError for tiling keywords a run cannot use (`super_resolve`'s tile, tile_overlap, memory_budget)."""
+    if not (tile is None or (isinstance(tile, str) and tile == "auto") or (_is_whole(tile) and int(tile) >= 1)):
+        raise ValueError(f'tile must be "auto", None (never tile) or an LR tile side in pixels >= 1, got {tile!r}')
+    if not (overlap is None or (_is_whole(overlap) and int(overlap) >= 0)):
+        raise ValueError(f"tile_overlap must be an integer >= 0 LR pixels (or None for the default), got {overlap!r}")
+    budget_ok = isinstance(memory_budget, int | float) and _is_number(memory_budget) and 0 < memory_budget < math.inf
+    if not (memory_budget is None or budget_ok):
+        raise ValueError(
+            f"memory_budget must be a finite number of bytes > 0 (or None: 60% of the free memory), "
+            f"got {memory_budget!r}"
+        )
+
+
+def _is_whole(value: object) -> TypeGuard[numbers.Integral]:
+    """An integer of any kind (numpy's too), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: object) -> bool:
