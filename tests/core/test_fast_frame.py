@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from napari_hacbsr.cli.run import summary
 from napari_hacbsr.core import fast_frame
 from napari_hacbsr.core.api import super_resolve
 from napari_hacbsr.core.choices import AUTO_TIME_BUDGET_S
@@ -42,6 +43,9 @@ def test_the_fast_path_estimates_on_tiles_then_solves_the_whole_frame(short_solv
     span = result.normalization.high - result.normalization.low
     assert np.mean(result.consistency_map**2) == pytest.approx(result.lr_consistency * span**2, rel=1e-4)
     assert result.provenance()["reconstruction"] == "fast"
+    # the CLI's line names both stages (not "2 of 1 tile(s)")
+    iters = result.stages[0]["iterations"]
+    assert f"kernel from 2 of 2 tile(s) × {iters} iterations, then 8 non-blind iterations" in summary(result)
 
 
 def test_stop_in_the_estimate_keeps_the_cubic_and_in_the_solve_the_iterate(short_solve):
