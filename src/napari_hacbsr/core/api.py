@@ -16,6 +16,7 @@ from .image import prepare_image
 from .plan import resolve
 from .records import Result, Step
 from .resources import plan_run
+from .stack import iterate_stack, prepare_stack
 from .validation import check_tile_options
 
 
@@ -31,6 +32,7 @@ def super_resolve(
     tile: int | Literal["auto"] | None = "auto",
     tile_overlap: int | None = None,
     memory_budget: float | None = None,
+    frame_axis: int | None = None,
     **overrides: Any,
 ) -> Result:
     """Super-resolve `image` by `scale` and return the `Result` (blocking).
@@ -48,16 +50,24 @@ def super_resolve(
     tile_overlap: LR pixels shared by neighbouring tiles (default `core.tiling.default_overlap`).
     reconstruction (a config field, so a keyword here too): "auto" (full HACBSR when its time estimate fits
     `choices.AUTO_TIME_BUDGET_S` on this device, else the fast path), "hacbsr" or "fast" (`core.fast_frame`).
+
+    frame_axis: `image` is a stack of frames of one site along this axis (`core.stack`: a shift, gain and
+    kernel per frame, one HR image on the first frame's grid; channel_axis then counts a frame's own axes).
     """
     check_tile_options(tile, tile_overlap, memory_budget)
     if scale is not None:
         overrides["scale"] = scale
     base = (config or HACBSRConfig()).replace(**overrides)
-    prepared = prepare_image(image, base.scale, channel_axis, base.gray_channels)  # bad input fails here, first
-    cfg = resolve(base, resolve_device(base.device), prepared)
-    if tile == "auto":
-        tile = plan_run(prepared, cfg, tile, tile_overlap, memory_budget).tile  # (the fast path: None, it tiles itself)
-    gen = iterate_frame(prepared, cfg, should_stop, tile=tile, overlap=tile_overlap)
+    if frame_axis is not None:
+        frames = prepare_stack(image, base.scale, frame_axis, channel_axis, base.gray_channels)
+        cfg = resolve(base, resolve_device(base.device), frames[0])
+        gen = iterate_stack(frames, cfg, should_stop)
+    else:
+        prepared = prepare_image(image, base.scale, channel_axis, base.gray_channels)  # bad input fails here, first
+        cfg = resolve(base, resolve_device(base.device), prepared)
+        if tile == "auto":  # (the fast path: None, it tiles itself)
+            tile = plan_run(prepared, cfg, tile, tile_overlap, memory_budget).tile
+        gen = iterate_frame(prepared, cfg, should_stop, tile=tile, overlap=tile_overlap)
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -162,23 +162,37 @@ def _short_schedule(plan: RunPlan, iterations: int) -> RunPlan:
 
 
 def _reconstruct(prepared, plan, kernel, stop, start):
-    """Run the non-blind solve in a thread and yield a "reconstruct" Step per iteration it reports."""
+    """The frame's non-blind solve, streamed as "reconstruct" Steps."""
+
+    def solve(progress):
+        return reconstruct(
+            prepared.y[: prepared.input_channels],  # (a gray image's network replicas carry nothing new)
+            kernel,
+            plan.scale,
+            sampling=plan.sampling,
+            noise_sigma=plan.lr_noise,
+            mask=prepared.mask,
+            iterations=SOLVE_ITERATIONS,
+            should_stop=stop,
+            progress=progress,
+        )
+
+    hr, info = yield from stream_solve(solve, start)
+    yield Step(info.iterations_done, SOLVE_ITERATIONS, "reconstruct", {}, None, time.perf_counter() - start,
+               prepared.to_output(hr), kernel)  # fmt: skip
+    return hr, info
+
+
+def stream_solve(solve: Callable, start: float) -> Generator[Step, None, tuple]:
+    """Run `solve(progress)` in a thread and yield a "reconstruct" Step per ~2 % of the iterations it reports
+    (progress(done, total)); returns what it returns, re-raises what it raises.
+    """
     events: queue.Queue = queue.Queue()
     outcome: dict = {}
 
     def work() -> None:
         try:
-            outcome["value"] = reconstruct(
-                prepared.y[: prepared.input_channels],  # (a gray image's network replicas carry nothing new)
-                kernel,
-                plan.scale,
-                sampling=plan.sampling,
-                noise_sigma=plan.lr_noise,
-                mask=prepared.mask,
-                iterations=SOLVE_ITERATIONS,
-                should_stop=stop,
-                progress=lambda done, total: events.put((done, total)),
-            )
+            outcome["value"] = solve(lambda done, total: events.put((done, total)))
         except BaseException as exc:  # (re-raised in the generator's thread)
             outcome["error"] = exc
         finally:
@@ -195,7 +209,4 @@ def _reconstruct(prepared, plan, kernel, stop, start):
     thread.join()
     if "error" in outcome:
         raise outcome["error"]
-    hr, info = outcome["value"]
-    yield Step(info.iterations_done, SOLVE_ITERATIONS, "reconstruct", {}, None, time.perf_counter() - start,
-               prepared.to_output(hr), kernel)  # fmt: skip
-    return hr, info
+    return outcome["value"]

@@ -82,10 +82,15 @@ class Result:
     tile_boxes: np.ndarray | None = None
     kernel_map: np.ndarray | None = None
     tiles_done: int = 1
-    reconstruction: str = "hacbsr"  # what ran: "hacbsr" (the full algorithm) or "fast" (core.fast_frame)
+    # what ran: "hacbsr" (the full algorithm), "fast" (core.fast_frame) or "stack" (core.stack, several frames)
+    reconstruction: str = "hacbsr"
     # |A x − y| per LR pixel in the data's units (the fast path's; NaN where the LR is missing)
     consistency_map: np.ndarray | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)  # the fast path's stages and where its kernel came from
+    # a stack's frames: one record each (shift, uncertainty, correlation, gain, offset, noise, weight, lr_rmse,
+    # accepted, reason; core.registration) and their kernels (T, K, K; NaN for refused frames)
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    frame_kernels: np.ndarray | None = None
 
     @property
     def config(self) -> HACBSRConfig:
@@ -121,4 +126,5 @@ class Result:
             "tiles_done": self.tiles_done,
             "reconstruction": self.reconstruction,
             "stages": list(self.stages),
+            **({"frames": list(self.frames)} if self.frames else {}),
         }
