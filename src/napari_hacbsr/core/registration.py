@@ -1,8 +1,8 @@
 """Where each frame of a stack sits on the reference frame, and how its brightness relates (issue 29).
 
-Shifts come from scikit-image's upsampled cross-correlation, refined by Gauss-Newton together with a gain and
-an offset (least squares of the aligned frame against the reference over their common interior); the shift's
-uncertainty is that fit's standard error. A frame is left out, with the
+Shifts come from scikit-image's upsampled cross-correlation, refined by Gauss-Newton (least squares of the
+aligned frame against the reference over their common interior); the shift's uncertainty is that fit's
+standard error. Gain, offset and correlation come from the low-passed aligned frames. A frame is left out, with the
 reason, when it does not overlap enough or when its correlation with the reference falls well below what its
 noise allows (another site, or shading under a different Sun).
 """
@@ -23,6 +23,7 @@ UPSAMPLE = 100  # the correlation peak is located to 1/100 LR px
 #: of one scene can reach given their noise); simulated stacks of one site reach > 0.98 of it
 MIN_RELATIVE_CORRELATION = 0.9
 REFINE_STEPS = 10  # Gauss-Newton steps (2-4 reach 1e-4 LR px on simulated stacks)
+SCENE_SMOOTHING = 1.5  # LR px: the Gaussian low-pass the scene test compares frames through
 MAX_SHIFT_SHARE = 0.25  # a shift beyond a quarter of the frame's side leaves too little overlap to trust
 
 
@@ -33,7 +34,7 @@ class FrameAlignment:
     index: int
     shift: tuple[float, float]  # (dy, dx) in LR px
     uncertainty: float  # LR px: the least-squares standard error of the shift (NaN where not refined)
-    correlation: float  # Pearson r of the aligned frame with the reference, common interior
+    correlation: float  # Pearson r of the low-passed aligned frame with the reference, common interior
     gain: float
     offset: float
     noise_sigma: float
@@ -62,11 +63,11 @@ def _coarse_shift(reference: np.ndarray, moving: np.ndarray) -> np.ndarray:
     return np.asarray(shift, dtype=np.float64)  # moving(q) ≈ reference(q + shift)
 
 
-def _refine(reference: np.ndarray, moving: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+def _refine(reference: np.ndarray, moving: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, float]:
     """Gauss-Newton on moving(p − d) ≈ g · reference(p) + b over the common interior: (d, its standard
-    error in LR px, g, b). The correlation peak alone is biased by the frame edges and by the frames' blurs.
+    error in LR px). The correlation peak alone is biased by the frame edges and by the frames' blurs.
     """
-    d, gain, offset, error = shift.copy(), 1.0, 0.0, math.nan
+    d, error = shift.copy(), math.nan
     for _ in range(REFINE_STEPS):
         aligned = ndimage.shift(moving, d, order=3, mode="nearest")  # aligned(p) = moving(p − d) ≈ g·ref(p) + b
         m = int(math.ceil(np.abs(d).max())) + 3
@@ -76,27 +77,38 @@ def _refine(reference: np.ndarray, moving: np.ndarray, shift: np.ndarray) -> tup
         # aligned + ∂y·Δy + ∂x·Δx = g·ref + b, solved for (Δy, Δx, g, b)
         solution, *_ = np.linalg.lstsq(design * [1, 1, -1, -1], -aligned[inner].ravel(), rcond=None)
         d -= solution[:2]  # (∂ aligned / ∂d = −∇ aligned)
-        gain, offset = float(solution[2]), float(solution[3])
         residual = aligned[inner].ravel() + design[:, :2] @ solution[:2] - design[:, 2:] @ solution[2:]
         dof = max(residual.size - 4, 1)
         covariance = np.linalg.pinv(design.T @ design) * float(residual @ residual) / dof
         error = float(np.sqrt(covariance[0, 0] + covariance[1, 1]))
         if np.abs(solution[:2]).max() < 1e-4:
             break
-    return d, error, gain, offset
+    return d, error
 
 
-def _correlation(reference: np.ndarray, moving: np.ndarray, shift: np.ndarray) -> float:
+def _photometry(reference: np.ndarray, moving: np.ndarray, shift: np.ndarray) -> tuple[float, float, float]:
+    """(r, gain, offset) of the aligned frame against the reference, both low-passed (`SCENE_SMOOTHING`):
+    frames of one scene differ in blur and noise at the finest scales (which would read as a lower gain), another
+    site or another Sun differs at all scales.
+    """
     aligned = ndimage.shift(moving, shift, order=3, mode="nearest")
     m = int(math.ceil(np.abs(shift).max())) + 3
-    return float(np.corrcoef(reference[m:-m, m:-m].ravel(), aligned[m:-m, m:-m].ravel())[0, 1])
+    a, b = (ndimage.gaussian_filter(p, SCENE_SMOOTHING)[m:-m, m:-m].ravel() for p in (reference, aligned))
+    gain, offset = np.polyfit(a, b, 1)
+    return float(np.corrcoef(a, b)[0, 1]), float(gain), float(offset)
+
+
+def _smoothed_signal_share(plane: np.ndarray, sigma: float) -> float:
+    """Signal variance over signal + noise variance of `plane` low-passed by `SCENE_SMOOTHING`."""
+    noise = sigma**2 / (4 * math.pi * SCENE_SMOOTHING**2)  # white noise through a unit-mass Gaussian
+    total = float(np.var(ndimage.gaussian_filter(plane, SCENE_SMOOTHING)))
+    return max(total - noise, 1e-12) / max(total, 1e-12)
 
 
 def register_frames(planes: list[np.ndarray], reference: int = 0) -> list[FrameAlignment]:
     """Align every plane (h, w) of one stack (same shape, [0, 1] units) to `planes[reference]`."""
     ref = planes[reference]
-    ref_sigma = estimate_noise_sigma(ref[None])
-    ref_var = max(float(np.var(ref)) - ref_sigma**2, 1e-12)
+    ref_share = _smoothed_signal_share(ref, estimate_noise_sigma(ref[None]))
     out = []
     for index, plane in enumerate(planes):
         sigma = estimate_noise_sigma(plane[None])
@@ -112,11 +124,10 @@ def register_frames(planes: list[np.ndarray], reference: int = 0) -> list[FrameA
             )
             r, gain, offset = math.nan, math.nan, math.nan
         else:
-            shift, uncertainty, gain, offset = _refine(ref, plane, shift)
-            r = _correlation(ref, plane, shift)
-            # the correlation two noisy views of one scene can reach: signal variance over signal + noise
-            var = max(float(np.var(plane)) - sigma**2, 1e-12)
-            ceiling = math.sqrt(ref_var / (ref_var + ref_sigma**2) * var / (var + sigma**2))
+            shift, uncertainty = _refine(ref, plane, shift)
+            r, gain, offset = _photometry(ref, plane, shift)
+            # the correlation two noisy views of one scene can reach
+            ceiling = math.sqrt(ref_share * _smoothed_signal_share(plane, sigma))
             if not r >= MIN_RELATIVE_CORRELATION * ceiling or gain <= 0:
                 reason = (
                     f"correlates only r = {r:.2f} with the reference frame after alignment (its noise allows "
