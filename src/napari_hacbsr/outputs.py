@@ -49,6 +49,8 @@ def output_paths(out_dir: str | Path, stem: str, scale: int) -> dict[str, Path]:
         "kernel_map_tiff": out_dir / f"{stem}_HACBSR_kernel_map.tif",
         "kernels_csv": out_dir / f"{stem}_HACBSR_kernels.csv",
         "consistency_tiff": out_dir / f"{stem}_HACBSR_lr_consistency.tif",
+        "frame_kernels_tiff": out_dir / f"{stem}_HACBSR_frame_kernels.tif",
+        "frames_csv": out_dir / f"{stem}_HACBSR_frames.csv",
         "json": out_dir / f"{stem}_HACBSR.json",
     }
 
@@ -133,9 +135,27 @@ def write_result(
                    else result.consistency_map)  # fmt: skip
     else:
         del paths["consistency_tiff"]
+    if result.frames:  # a stack: each frame's kernel (T, K, K; NaN for refused frames) and its record
+        write_tiff(paths["frame_kernels_tiff"], result.frame_kernels)
+        write_frame_table(paths["frames_csv"], result.frames)
+    else:
+        del paths["frame_kernels_tiff"], paths["frames_csv"]
     final = Path(final_dir) if final_dir is not None else out_dir
     record = {**result.provenance(), "source": source, "outputs": {k: str(final / v.name) for k, v in paths.items()}}
     if georeference is not None:
         record["georeference"] = georeference
     write_json(paths["json"], record)
     return paths
+
+
+def write_frame_table(path: Path, frames: list[dict[str, Any]]) -> None:
+    """One row per frame of a stack: shift (LR px) and its uncertainty, photometry, noise, weight, fit, verdict."""
+    import csv
+
+    fields = ["index", "dy", "dx", "uncertainty", "correlation", "gain", "offset", "noise_sigma", "weight",
+              "lr_rmse", "accepted", "reason"]  # fmt: skip
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for frame in frames:
+            writer.writerow({**frame, "dy": frame["shift"][0], "dx": frame["shift"][1]})

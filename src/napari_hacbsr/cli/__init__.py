@@ -27,7 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="super-resolve an image file")
-    run.add_argument("image", help="input image (PNG, TIFF, ...) or mission product (.LBL, .xml, .cub, .fits, GeoTIFF)")
+    run.add_argument(
+        "image",
+        nargs="+",
+        help="input image (PNG, TIFF, ...) or mission product (.LBL, .xml, .cub, .fits, GeoTIFF); several with --stack",
+    )
+    run.add_argument(
+        "--stack",
+        action="store_true",
+        help="the images are frames of one site (or one file holds a frames × rows × cols stack): one HR image on "
+        "the first frame's grid, with a shift, gain and kernel per frame",
+    )
     run.add_argument("-o", "--output", help="output folder (default: beside the input)")
     run.add_argument(
         "--channel-axis",

@@ -71,6 +71,16 @@ def summary(result) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`hacbsr run`: super-resolve one image file and write its outputs; returns the exit status."""
+    if args.stack:
+        from .stack import cmd_run_stack
+
+        return cmd_run_stack(args)
+    if len(args.image) > 1:
+        return fail(
+            f"{len(args.image)} images were given: add --stack to make one HR image of several frames of one "
+            "site, or use `hacbsr batch FOLDER` to super-resolve each on its own"
+        )
+    args.image = args.image[0]
     try:
         config = engine_config(args)
     except ValueError as exc:
