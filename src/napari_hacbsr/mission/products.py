@@ -13,6 +13,8 @@ through astropy. ``georef.layer_geometry`` turns either into napari scale/transl
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import numpy as np
 
 from . import FITS_SUFFIXES, MISSION_SUFFIXES, require
 from .georef import layer_geometry
+from .integrity import ProductReadError, check_fits, check_isis3, check_pds3_image, check_pds4, check_tiff
 
 #: ISIS3 special pixels lie outside these valid ranges (ISIS SpecialPixel.h: NULL, LRS, LIS, HIS, HRS)
 ISIS_VALID_RANGE = {
@@ -29,10 +32,6 @@ ISIS_VALID_RANGE = {
     "uint16": (3, 65522),
     "float32": (-3.4028226550889045e38, np.finfo(np.float32).max),
 }
-
-
-class ProductReadError(ValueError):
-    """The file is not a product this package can read; the message says why."""
 
 
 @dataclass
@@ -93,9 +92,14 @@ def read_product(path: str | Path) -> MissionImage:
     suffix = path.suffix.lower()
     if suffix in (".cub", ".tif", ".tiff"):
         require("rasterio")
+        check_isis3(path) if suffix == ".cub" else check_tiff(path)  # GDAL would zero-fill what is missing
         image = _read_rasterio(path, "ISIS3" if suffix == ".cub" else "GeoTIFF")
     else:
         require("pdr", "rasterio", "astropy")
+        if suffix == ".xml":
+            check_pds4(path)
+        elif suffix in FITS_SUFFIXES:
+            check_fits(path)
         image = _read_pdr(path)
     geometry = layer_geometry(image.transform, image.wcs, image.crs)
     image.pixel_size = tuple(float(v) for v in geometry["scale"])
@@ -133,17 +137,34 @@ def _read_pdr(path: Path) -> MissionImage:
 
 
 def _first_image(product: Any) -> tuple[str, np.ndarray]:
-    """The first 2-D or 3-D numeric array object of a pdr product."""
+    """The first 2-D or 3-D numeric array object of a pdr product.
+
+    pdr only warns when an object cannot be loaded; those warnings are the reason given when no image
+    object loads.
+    """
+    label = Path(getattr(product, "labelname", None) or product.filename)
+    reasons: list[str] = []
     for name in product.keys():  # noqa: SIM118  (a pdr product, not a dict: keys() are its object names)
         if name.upper() == "LABEL" or name.upper().endswith("HEADER"):
             continue
-        try:
-            obj = product[name]
-        except Exception:  # noqa: BLE001, S112 - an unreadable side object (table, header) is skipped
-            continue
+        if str(product.standard) == "PDS3":
+            check_pds3_image(label, product, name)  # before pdr reads bytes it would misread
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                obj = product[name]
+            except Exception as exc:  # noqa: BLE001 - an unreadable side object (table, header) is skipped
+                obj = None
+                reasons.append(f"{name}: {type(exc).__name__}: {exc}")
+        reasons += [f"{name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
         if isinstance(obj, np.ndarray) and obj.ndim in (2, 3) and np.issubdtype(obj.dtype, np.number):
             return name, obj
-    raise ProductReadError(f"{product.filename}: no 2-D image object in this product (objects: {product.keys()})")
+    why = f"pdr says: {'; '.join(dict.fromkeys(reasons))}. " if reasons else ""
+    raise ProductReadError(
+        f"{product.filename}: no 2-D image could be loaded from this product (objects: {list(product.keys())}). "
+        f"{why}Check that the data files the label names are complete and beside it, or open the product with "
+        "its archive's tools to see what it holds."
+    )
 
 
 def _pds4_constants(label: Any, dtype: np.dtype) -> list[float]:
@@ -195,8 +216,7 @@ def _read_rasterio(path: Path, fmt: str) -> MissionImage:
     import rasterio
 
     try:
-        with warnings.catch_warnings(), rasterio.open(path) as src:
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with _quiet_georef(), rasterio.open(path) as src:
             raw = src.read(masked=True)
             scales, offsets = np.asarray(src.scales, float), np.asarray(src.offsets, float)
             crs = src.crs.to_wkt() if src.crs is not None else None
@@ -217,14 +237,26 @@ def _read_rasterio(path: Path, fmt: str) -> MissionImage:
     return MissionImage(data, fmt, str(path), crs, transform, None, _jsonable(label), bands)
 
 
+@contextmanager
+def _quiet_georef(everything: bool = False) -> Iterator[None]:
+    """No NotGeoreferencedWarning for plain TIFFs and unprojected products (set before rasterio.open runs).
+
+    ``everything``: also GDAL's other warnings, for probes whose failure only means "not ours".
+    """
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Warning if everything else NotGeoreferencedWarning)
+        yield
+
+
 def _is_geotiff(path: Path) -> bool:
     try:
         import rasterio
     except ImportError:
         return False
     try:
-        with warnings.catch_warnings(), rasterio.open(path) as src:
-            warnings.simplefilter("ignore")
+        with _quiet_georef(everything=True), rasterio.open(path) as src:
             return src.crs is not None or not src.transform.is_identity
     except Exception:  # noqa: BLE001 - unreadable: not ours
         return False
@@ -235,8 +267,7 @@ def _gdal_georef(path: Path) -> tuple[str | None, tuple[float, ...] | None]:
     try:
         import rasterio
 
-        with warnings.catch_warnings(), rasterio.open(path) as src:
-            warnings.simplefilter("ignore")
+        with _quiet_georef(everything=True), rasterio.open(path) as src:
             crs = src.crs.to_wkt() if src.crs is not None else None
             transform = None if src.transform.is_identity else tuple(src.transform.to_gdal())
             return crs, transform

@@ -1,8 +1,12 @@
 """npe2 reader: mission products as Image layers placed by their georeference.
 
-Returns None for files that are not products this plugin reads (plain TIFFs, other XML, FITS
-tables, ...) so napari offers them to other readers. When the ``[mission]`` extra is missing, a
+Returns None for files that are not products this plugin reads (other XML, .img files without a
+PDS label, ...) so napari offers them to other readers. When the ``[mission]`` extra is missing, a
 file that is unmistakably a PDS/ISIS product gets a reader that raises a message naming the extra.
+
+The manifest claims only .lbl/.img/.xml/.cub: napari's own reader owns .tif and .fits, and a second
+claim would make napari ask "Choose reader" for every plain TIFF. ``open_product`` adds a GeoTIFF or
+FITS (or any product) with its georeference from the console.
 """
 
 from __future__ import annotations
@@ -51,3 +55,18 @@ def read_layers(path: str | list[str]) -> list[tuple[Any, dict[str, Any], str]]:
     if image.data.ndim == 3:
         kwargs["channel_axis"] = 0
     return [(image.data, kwargs, "image")]
+
+
+def open_product(viewer: Any, path: str) -> list[Any]:
+    """Add the product at ``path`` to ``viewer`` placed by its georeference; returns the new layers.
+
+    For GeoTIFF and FITS, which napari opens with its own reader (pixels only), e.g.
+    ``open_product(viewer, "dtm.tif")``. Raises ProductReadError when ``path`` is not a product.
+    """
+    from ..mission.products import ProductReadError
+
+    if not is_product(path):
+        raise ProductReadError(f"{path}: not a product HACBSR reads (a plain TIFF has no CRS or geotransform)")
+    [(data, kwargs, _)] = read_layers(path)
+    added = viewer.add_image(data, **kwargs)
+    return added if isinstance(added, list) else [added]
