@@ -149,3 +149,33 @@ def test_no_not_georeferenced_warning_on_read_or_write(tmp_path, recwarn):
     assert read_product(written).crs is None
     names = [type(w.message).__name__ for w in recwarn]
     assert "NotGeoreferencedWarning" not in names, names
+
+
+def test_a_pds3_image_pdr_cannot_load_is_read_through_gdal_with_its_constants(tmp_path, monkeypatch):
+    """pds3_3bands.IMG: pdr loads no image though GDAL reads its bands; the label's constants stay NaN."""
+    import pdr
+
+    path, expected = builders.pds3(tmp_path, bands=3)
+
+    def pdr_fails(self, name, **kwargs):
+        warnings.warn(f"Unable to load {name}: simulated", UserWarning, stacklevel=2)
+
+    monkeypatch.setattr(pdr.Data, "load", pdr_fails)
+    image = read_product(path)
+    assert image.format == "PDS3" and image.data.shape == (3, builders.ROWS, builders.COLS)
+    np.testing.assert_allclose(image.data, expected["values"], atol=1e-3, equal_nan=True)
+    assert image.transform == pytest.approx(expected["transform"])
+    assert image.label["IMAGE"]["BANDS"] == 3
+
+
+def test_hacbsr_run_on_a_truncated_cube_exits_2_with_the_reason_and_writes_nothing(tmp_path, capsys):
+    from napari_hacbsr.cli import main
+
+    from .test_cli_products import TINY_ARGS
+
+    path = broken.isis3_truncated(tmp_path)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--scale", "2", "-o", str(out), *TINY_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "scene.cub holds" in err and "download or copy it again" in err and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())

@@ -129,6 +129,12 @@ def check_pds3_image(label: Path, metadata: Any, name: str) -> None:
     require_bytes(data_file, start, needed, what, label)
 
 
+def pds3_data_start(label: Path, metadata: Any, name: str) -> tuple[Path, int] | None:
+    """(data file, start byte) of the PDS3 object ``name``; None when its pointer is not unambiguous."""
+    data_file, start = _pds3_target(label, metadata.metaget_(f"^{name}"), metadata.metaget_("RECORD_BYTES"))
+    return None if data_file is None else (data_file, start)
+
+
 def _bands(n: int) -> str:
     return f"{n} band" if n == 1 else f"{n} bands"
 
@@ -138,6 +144,8 @@ def _pds3_target(label: Path, pointer: Any, record_bytes: Any) -> tuple[Path | N
     file_name, where = None, pointer
     if isinstance(pointer, list | tuple) and len(pointer) == 2 and isinstance(pointer[0], str):
         file_name, where = pointer
+    elif isinstance(pointer, list | tuple) and len(pointer) == 1 and isinstance(pointer[0], str):
+        file_name, where = pointer[0], 1
     elif isinstance(pointer, str):
         file_name, where = pointer, 1
     data_file = find_beside(label, file_name) if file_name else label
@@ -167,6 +175,22 @@ def check_pds4(label: Path) -> None:
         data_file = find_beside(label, name)
         for array in (c for c in area if _local(c.tag).startswith("Array")):
             _check_pds4_array(label, data_file, array)
+
+
+def pds4_axis_names(label: Path, ident: str) -> list[str]:
+    """The label's axis names (in sequence order) of the array ``ident`` (pdr's object name); [] if unknown."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(label).getroot()
+    except (ET.ParseError, OSError):
+        return []
+    for array in (c for c in root.iter() if _local(c.tag).startswith("Array")):
+        if (_text(array, "local_identifier") or "").lower() == str(ident).lower():
+            axes = _children(array, "Axis_Array")
+            axes.sort(key=lambda a: int(_text(a, "sequence_number") or 0))
+            return [_text(a, "axis_name") or "" for a in axes]
+    return []
 
 
 def _check_pds4_array(label: Path, data_file: Path, array: Any) -> None:

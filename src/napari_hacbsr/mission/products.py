@@ -23,7 +23,16 @@ import numpy as np
 
 from . import FITS_SUFFIXES, MISSION_SUFFIXES, require
 from .georef import layer_geometry
-from .integrity import ProductReadError, check_fits, check_isis3, check_pds3_image, check_pds4, check_tiff
+from .integrity import (
+    ProductReadError,
+    check_fits,
+    check_isis3,
+    check_pds3_image,
+    check_pds4,
+    check_tiff,
+    pds3_data_start,
+    pds4_axis_names,
+)
 
 #: ISIS3 special pixels lie outside these valid ranges (ISIS SpecialPixel.h: NULL, LRS, LIS, HIS, HRS)
 ISIS_VALID_RANGE = {
@@ -50,6 +59,9 @@ class MissionImage:
     origin: tuple[float, float] = (0.0, 0.0)  # napari translate: world position of pixel (0, 0)'s centre
     units: tuple[str, str] = ("pixel", "pixel")
     axis_labels: tuple[str, str] = ("row", "column")
+    #: what a 3-D product's first axis is: "band" (one layer per band), "rgb" (colour bands: one RGB
+    #: layer) or the label's axis name (e.g. PDS4 "Time": one layer with a slider)
+    stack_axis: str = "band"
 
     def georef(self) -> dict[str, Any]:
         """The layer metadata entry (``metadata["mission"]``) the writers read back."""
@@ -116,6 +128,10 @@ def _read_pdr(path: Path) -> MissionImage:
         product = pdr.read(str(path))
         name, raw = _first_image(product)
         scaled = product.get_scaled(name)
+    except _NoImageLoaded as exc:
+        if str(product.standard) != "PDS3":
+            raise
+        return _pds3_through_gdal(path, product, exc)
     except ProductReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - pdr raises many types for malformed products
@@ -133,7 +149,9 @@ def _read_pdr(path: Path) -> MissionImage:
     else:
         crs, transform = _gdal_georef(_detached_label(path) or path if path.suffix.lower() == ".img" else path)
     bands = [f"band {i + 1}" for i in range(data.shape[0])] if data.ndim == 3 else [name]
-    return MissionImage(data, standard, str(path), crs, transform, wcs, label, bands)
+    axes = pds4_axis_names(path, name) if standard == "PDS4" and data.ndim == 3 else []
+    stack = axes[0] if len(axes) == 3 and axes[0].lower() not in ("band", "bands") else "band"
+    return MissionImage(data, standard, str(path), crs, transform, wcs, label, bands, stack_axis=stack)
 
 
 def _first_image(product: Any) -> tuple[str, np.ndarray]:
@@ -160,11 +178,55 @@ def _first_image(product: Any) -> tuple[str, np.ndarray]:
         if isinstance(obj, np.ndarray) and obj.ndim in (2, 3) and np.issubdtype(obj.dtype, np.number):
             return name, obj
     why = f"pdr says: {'; '.join(dict.fromkeys(reasons))}. " if reasons else ""
-    raise ProductReadError(
+    raise _NoImageLoaded(
         f"{product.filename}: no 2-D image could be loaded from this product (objects: {list(product.keys())}). "
         f"{why}Check that the data files the label names are complete and beside it, or open the product with "
         "its archive's tools to see what it holds."
     )
+
+
+class _NoImageLoaded(ProductReadError):
+    """pdr loaded no image object (its label and data passed the integrity checks)."""
+
+
+#: PDS3 image keywords whose values are special constants (missing data)
+_PDS3_CONSTANT_KEYS = (
+    "NULL",
+    "MISSING_CONSTANT",
+    "INVALID_CONSTANT",
+    "LOW_REPR_SATURATION",
+    "LOW_INSTR_SATURATION",
+    "HIGH_REPR_SATURATION",
+    "HIGH_INSTR_SATURATION",
+)
+
+
+def _pds3_through_gdal(path: Path, product: Any, why: ProductReadError) -> MissionImage:
+    """GDAL's PDS driver reads some PDS3 images pdr does not (multi-band attached labels); the label's
+    special constants still become NaN. When GDAL cannot either, or the label's pointer is ambiguous
+    (GDAL then guesses a start byte and reads shifted pixels), pdr's reason stands.
+    """
+    source = (_detached_label(path) or path) if path.suffix.lower() == ".img" else path
+    label = Path(getattr(product, "labelname", None) or product.filename)
+    constants: list[float] = []
+    for name in product.keys():  # noqa: SIM118
+        block = product.metablock_(name)
+        if block is not None and "LINES" in block:
+            if pds3_data_start(label, product, name) is None:
+                raise why
+
+            for key in _PDS3_CONSTANT_KEYS:
+                try:
+                    constants.append(float(block[key]))
+                except (KeyError, TypeError, ValueError):
+                    continue
+            break
+    try:
+        image = _read_rasterio(source, "PDS3", constants)
+    except ProductReadError:
+        raise why from None
+    image.path, image.label = str(path), _jsonable(product.metadata)
+    return image
 
 
 def _pds4_constants(label: Any, dtype: np.dtype) -> list[float]:
@@ -212,7 +274,8 @@ def _detached_label(path: Path) -> Path | None:
 
 
 # ---------------------------------------------------------------------------- rasterio: GeoTIFF, ISIS3
-def _read_rasterio(path: Path, fmt: str) -> MissionImage:
+def _read_rasterio(path: Path, fmt: str, constants: list[float] | None = None) -> MissionImage:
+    """GeoTIFF/ISIS3 (and PDS3 that pdr cannot load) through GDAL; raw values in ``constants`` become NaN."""
     import rasterio
 
     try:
@@ -223,18 +286,26 @@ def _read_rasterio(path: Path, fmt: str) -> MissionImage:
             transform = tuple(src.transform.to_gdal()) if not src.transform.is_identity else None
             bands = [d or f"band {i + 1}" for i, d in enumerate(src.descriptions)]
             label = {"driver": src.driver, "tags": src.tags(), "nodata": src.nodata}
+            colours = tuple(c.name for c in src.colorinterp)
     except Exception as exc:  # noqa: BLE001
         raise ProductReadError(f"{path}: GDAL cannot read this file ({type(exc).__name__}: {exc})") from None
     mask = np.ma.getmaskarray(raw)
     if fmt == "ISIS3" and raw.dtype.name in ISIS_VALID_RANGE:
         low, high = ISIS_VALID_RANGE[raw.dtype.name]
         mask = mask | (raw.data < low) | (raw.data > high)
+    if constants:
+        mask = mask | np.isin(raw.data, np.asarray(constants, dtype=raw.dtype))
     values = np.ma.masked_array(raw.data, mask)
     if np.any(scales != 1.0) or np.any(offsets != 0.0):
         values = values.astype(_float_for(raw.dtype)) * scales[:, None, None] + offsets[:, None, None]
     data = _nan_filled(values, raw.dtype)
     data = data[0] if data.shape[0] == 1 else data
-    return MissionImage(data, fmt, str(path), crs, transform, None, _jsonable(label), bands)
+    rgb = data.ndim == 3 and colours[:3] == ("red", "green", "blue") and data.shape[0] in (3, 4)
+    if rgb:
+        data = data[:3]  # alpha is dropped, as for plain colour images
+    image = MissionImage(data, fmt, str(path), crs, transform, None, _jsonable(label), bands[: len(data)])
+    image.stack_axis = "rgb" if rgb else "band"
+    return image
 
 
 @contextmanager
