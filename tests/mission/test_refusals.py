@@ -179,3 +179,31 @@ def test_hacbsr_run_on_a_truncated_cube_exits_2_with_the_reason_and_writes_nothi
     err = capsys.readouterr().err
     assert "scene.cub holds" in err and "download or copy it again" in err and "Traceback" not in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_tile_compressed_fits_passes_the_size_check(tmp_path):
+    """A CompImageHDU's header describes the decompressed image: it must not be taken for the bytes stored."""
+    from astropy.io import fits
+
+    data = np.arange(64 * 64, dtype=np.int16).reshape(64, 64) % 7  # compresses far below its raw size
+    path = tmp_path / "packed.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data)]).writeto(path)
+    assert path.stat().st_size < data.nbytes + 2 * 2880
+    np.testing.assert_array_equal(read_product(path).data, data)
+
+
+def test_a_compressed_pds3_image_is_not_taken_for_a_truncated_one(tmp_path):
+    """ENCODING_TYPE images hold fewer bytes than lines × samples by design: pdr decides, not the size check."""
+    from napari_hacbsr.mission.integrity import check_pds3_image
+
+    path, _ = builders.pds3(tmp_path)
+    broken.edit_label(
+        path, "  SAMPLE_BITS = 16\n", '  SAMPLE_BITS = 16\n  ENCODING_TYPE = "HUFFMAN_FIRST_DIFFERENCE"\n'
+    )
+    broken.truncate(tmp_path / "SCENE.IMG", 100)
+    import pdr
+
+    check_pds3_image(path, pdr.read(str(path)), "IMAGE")  # no refusal
+    (tmp_path / "SCENE.IMG").unlink()
+    with pytest.raises(ProductReadError, match="not in"):
+        check_pds3_image(path, pdr.read(str(path)), "IMAGE")

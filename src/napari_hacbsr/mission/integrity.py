@@ -27,6 +27,9 @@ _REDOWNLOAD = "download or copy it again (HACBSR does not read partial products:
 _PDS3_REAL = {"IEEE_REAL", "PC_REAL", "FLOAT", "REAL", "MAC_REAL", "SUN_REAL", "IBM_REAL"}
 _PDS3_INTEGER_BITS = (8, 16, 32, 64)
 
+#: data files pdr decompresses (their length says nothing about the image's size)
+_PACKED = (".gz", ".bz2", ".zip", ".jp2", ".z")
+
 #: PDS4 array data_type -> bytes per element
 _PDS4_BYTES = {
     "SignedByte": 1,
@@ -121,6 +124,10 @@ def check_pds3_image(label: Path, metadata: Any, name: str) -> None:
     data_file, start = _pds3_target(label, pointer, metadata.metaget_("RECORD_BYTES"))
     if data_file is None:
         return  # a pointer form we do not model: pdr decides
+    if str(block.get("ENCODING_TYPE", "N/A")).upper() not in ("N/A", "NONE") or data_file.suffix.lower() in _PACKED:
+        if not data_file.is_file():
+            require_bytes(data_file, 0, 0, name, label)  # missing: say so
+        return  # compressed: fewer bytes than lines × samples by design
     lines, samples, bands = (int(block.get(k, 1)) for k in ("LINES", "LINE_SAMPLES", "BANDS"))
     fix = int(block.get("LINE_PREFIX_BYTES", 0)) + int(block.get("LINE_SUFFIX_BYTES", 0))
     per_band = "BAND_SEQUENTIAL" in str(block.get("BAND_STORAGE_TYPE", "BAND_SEQUENTIAL")).upper()
@@ -237,6 +244,8 @@ def check_fits(path: Path) -> None:
         warnings.simplefilter("ignore")  # astropy's own "may have been truncated" warning: we say it better
         with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
             for index, hdu in enumerate(hdul):
+                if isinstance(hdu, fits.CompImageHDU):
+                    continue  # its header describes the decompressed image; astropy checks the tiles itself
                 header = hdu.header
                 naxis = int(header.get("NAXIS", 0))
                 if naxis == 0:
