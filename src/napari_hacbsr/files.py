@@ -58,11 +58,22 @@ def read_product(path: str | Path, channel_axis: int | None = None) -> tuple[np.
             raise ImageReadError(str(exc)) from None
         return product.data, (0 if product.data.ndim == 3 else None), product.georef()
     suffix = path.suffix.lower()
+    if suffix == ".img":
+        raise ImageReadError(_no_pds_label(path))
     if suffix not in PLAIN_SUFFIXES:
         kind = f"'{suffix}' files are" if suffix else "files without an extension are"
         hint = " (this one does not look like a product)" if suffix in MISSION_SUFFIXES else ""
         raise ImageReadError(f"{path}: {kind} not images HACBSR reads{hint}. Accepted: {ACCEPTED}")
     return (*_read_plain(path, channel_axis), None)
+
+
+def _no_pds_label(path: Path) -> str:
+    """Why an .IMG that is not a product was refused: it has neither an attached nor a detached label."""
+    return (
+        f"{path}: this .IMG has no PDS label: it does not start with one (PDS_VERSION_ID) and there is no "
+        f"{path.stem}.LBL beside it. A PDS3 .IMG with a detached label is read through that label: put "
+        f"{path.stem}.LBL (from the same archive volume) beside the .IMG, then open the .LBL or the .IMG again."
+    )
 
 
 def _read_plain(path: Path, channel_axis: int | None) -> tuple[np.ndarray, int | None]:

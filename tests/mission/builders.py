@@ -176,3 +176,28 @@ def fits(folder: Path) -> tuple[Path, dict]:
     values = raw.astype(np.float64) * 2.0 + 5.0
     values[6, 7] = np.nan
     return path, {"values": values, "wcs": wcs, "nan": [(6, 7)]}
+
+
+def rgb_geotiff(folder: Path) -> tuple[Path, dict]:
+    """A uint8 RGB GeoTIFF (PHOTOMETRIC=RGB, as a colour map mosaic is shipped)."""
+    import rasterio
+    from affine import Affine
+
+    rgb = np.stack([_raw()[0] % 256, (_raw()[0] * 3) % 256, (_raw()[0] * 7) % 256]).astype(np.uint8)
+    transform = (500000.0, 2.0, 0.0, 4100000.0, 0.0, -2.0)
+    path = folder / "colour.tif"
+    profile = {"driver": "GTiff", "height": ROWS, "width": COLS, "count": 3, "dtype": "uint8", "photometric": "RGB"}
+    with rasterio.open(path, "w", crs="EPSG:32633", transform=Affine.from_gdal(*transform), **profile) as dst:
+        dst.write(rgb)
+    return path, {"values": rgb, "transform": transform}
+
+
+def pds4_time_series(folder: Path, frames: int = 3) -> tuple[Path, dict]:
+    """A PDS4 Time × Line × Sample array (GDAL's 3-band product with its first axis renamed)."""
+    raw = _raw(bands=frames)
+    path = folder / "series.xml"
+    _gdal_product(path, "PDS4", raw, None, (15000.0, 25.0, 0.0, -4000.0, 0.0, -25.0))
+    text = path.read_text()
+    assert "<axis_name>Band</axis_name>" in text
+    path.write_text(text.replace("<axis_name>Band</axis_name>", "<axis_name>Time</axis_name>"))
+    return path, {"values": raw.astype(np.float64)}

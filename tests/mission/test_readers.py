@@ -100,15 +100,36 @@ def this_manifest():
 
 
 def test_napari_opens_a_product_through_the_plugin(tmp_path, this_manifest):
+    """A PDS3 label is ours alone: napari picks the plugin without asking."""
+    from napari.components import ViewerModel
+
+    path, expected = builders.pds3(tmp_path)
+    viewer = ViewerModel()
+    [layer] = viewer.open(str(path), plugin=None)  # None: napari infers the reader, as File → Open does
+    np.testing.assert_allclose(layer.data, expected["values"], atol=1e-3, equal_nan=True)
+    x0, a, _, y0, _, e = expected["transform"]
+    assert tuple(layer.scale) == pytest.approx((abs(e), a))
+    assert tuple(layer.translate) == pytest.approx((-(y0 + e / 2), x0 + a / 2))
+    assert layer.metadata["mission"]["crs"]
+
+
+def test_open_product_adds_a_geotiff_with_its_georeference(tmp_path):
+    """napari's own reader owns .tif: GeoTIFFs reach the viewer georeferenced through open_product."""
     from napari.components import ViewerModel
 
     path, expected = builders.geotiff(tmp_path)
     viewer = ViewerModel()
-    [layer] = viewer.open(str(path), plugin="napari-hacbsr")
+    [layer] = napari_reader.open_product(viewer, str(path))
     np.testing.assert_allclose(layer.data, expected["values"], atol=1e-3, equal_nan=True)
     assert tuple(layer.scale) == pytest.approx((2.0, 2.0))
     assert tuple(layer.translate) == pytest.approx((-4099999.0, 500001.0))
     assert "EPSG" in layer.metadata["mission"]["crs"] or "UTM" in layer.metadata["mission"]["crs"]
+    import tifffile
+
+    plain = tmp_path / "plain.tif"
+    tifffile.imwrite(plain, np.zeros((8, 8), np.uint8))
+    with pytest.raises(ProductReadError, match="no CRS or geotransform"):
+        napari_reader.open_product(viewer, str(plain))
 
 
 def test_reader_declines_files_that_are_not_products(tmp_path):

@@ -1,7 +1,8 @@
 """Mission products in and out: PDS3, PDS4, ISIS3, FITS and GeoTIFF (the ``[mission]`` extra).
 
 ``products.read_product`` opens a product as a ``MissionImage`` (pdr for PDS3/PDS4/FITS, rasterio
-for GeoTIFF/ISIS3, astropy for the FITS WCS); ``georef`` maps its georeference to napari layer
+for GeoTIFF/ISIS3, astropy for the FITS WCS) after ``integrity`` has checked that the files hold
+what the label describes; ``georef`` maps its georeference to napari layer
 geometry and to the ×s result (through ``core.sampling`` only); ``writers`` write GeoTIFF and FITS.
 """
 

@@ -13,6 +13,8 @@ through astropy. ``georef.layer_geometry`` turns either into napari scale/transl
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,16 @@ import numpy as np
 
 from . import FITS_SUFFIXES, MISSION_SUFFIXES, require
 from .georef import layer_geometry
+from .integrity import (
+    ProductReadError,
+    check_fits,
+    check_isis3,
+    check_pds3_image,
+    check_pds4,
+    check_tiff,
+    pds3_data_start,
+    pds4_axis_names,
+)
 
 #: ISIS3 special pixels lie outside these valid ranges (ISIS SpecialPixel.h: NULL, LRS, LIS, HIS, HRS)
 ISIS_VALID_RANGE = {
@@ -29,10 +41,6 @@ ISIS_VALID_RANGE = {
     "uint16": (3, 65522),
     "float32": (-3.4028226550889045e38, np.finfo(np.float32).max),
 }
-
-
-class ProductReadError(ValueError):
-    """The file is not a product this package can read; the message says why."""
 
 
 @dataclass
@@ -51,6 +59,9 @@ class MissionImage:
     origin: tuple[float, float] = (0.0, 0.0)  # napari translate: world position of pixel (0, 0)'s centre
     units: tuple[str, str] = ("pixel", "pixel")
     axis_labels: tuple[str, str] = ("row", "column")
+    #: what a 3-D product's first axis is: "band" (one layer per band), "rgb" (colour bands: one RGB
+    #: layer) or the label's axis name (e.g. PDS4 "Time": one layer with a slider)
+    stack_axis: str = "band"
 
     def georef(self) -> dict[str, Any]:
         """The layer metadata entry (``metadata["mission"]``) the writers read back."""
@@ -93,9 +104,14 @@ def read_product(path: str | Path) -> MissionImage:
     suffix = path.suffix.lower()
     if suffix in (".cub", ".tif", ".tiff"):
         require("rasterio")
+        check_isis3(path) if suffix == ".cub" else check_tiff(path)  # GDAL would zero-fill what is missing
         image = _read_rasterio(path, "ISIS3" if suffix == ".cub" else "GeoTIFF")
     else:
         require("pdr", "rasterio", "astropy")
+        if suffix == ".xml":
+            check_pds4(path)
+        elif suffix in FITS_SUFFIXES:
+            check_fits(path)
         image = _read_pdr(path)
     geometry = layer_geometry(image.transform, image.wcs, image.crs)
     image.pixel_size = tuple(float(v) for v in geometry["scale"])
@@ -112,6 +128,10 @@ def _read_pdr(path: Path) -> MissionImage:
         product = pdr.read(str(path))
         name, raw = _first_image(product)
         scaled = product.get_scaled(name)
+    except _NoImageLoaded as exc:
+        if str(product.standard) != "PDS3":
+            raise
+        return _pds3_through_gdal(path, product, exc)
     except ProductReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - pdr raises many types for malformed products
@@ -129,21 +149,84 @@ def _read_pdr(path: Path) -> MissionImage:
     else:
         crs, transform = _gdal_georef(_detached_label(path) or path if path.suffix.lower() == ".img" else path)
     bands = [f"band {i + 1}" for i in range(data.shape[0])] if data.ndim == 3 else [name]
-    return MissionImage(data, standard, str(path), crs, transform, wcs, label, bands)
+    axes = pds4_axis_names(path, name) if standard == "PDS4" and data.ndim == 3 else []
+    stack = axes[0] if len(axes) == 3 and axes[0].lower() not in ("band", "bands") else "band"
+    return MissionImage(data, standard, str(path), crs, transform, wcs, label, bands, stack_axis=stack)
 
 
 def _first_image(product: Any) -> tuple[str, np.ndarray]:
-    """The first 2-D or 3-D numeric array object of a pdr product."""
+    """The first 2-D or 3-D numeric array object of a pdr product.
+
+    pdr only warns when an object cannot be loaded; those warnings are the reason given when no image
+    object loads.
+    """
+    label = Path(getattr(product, "labelname", None) or product.filename)
+    reasons: list[str] = []
     for name in product.keys():  # noqa: SIM118  (a pdr product, not a dict: keys() are its object names)
         if name.upper() == "LABEL" or name.upper().endswith("HEADER"):
             continue
-        try:
-            obj = product[name]
-        except Exception:  # noqa: BLE001, S112 - an unreadable side object (table, header) is skipped
-            continue
+        if str(product.standard) == "PDS3":
+            check_pds3_image(label, product, name)  # before pdr reads bytes it would misread
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                obj = product[name]
+            except Exception as exc:  # noqa: BLE001 - an unreadable side object (table, header) is skipped
+                obj = None
+                reasons.append(f"{name}: {type(exc).__name__}: {exc}")
+        reasons += [f"{name}: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
         if isinstance(obj, np.ndarray) and obj.ndim in (2, 3) and np.issubdtype(obj.dtype, np.number):
             return name, obj
-    raise ProductReadError(f"{product.filename}: no 2-D image object in this product (objects: {product.keys()})")
+    why = f"pdr says: {'; '.join(dict.fromkeys(reasons))}. " if reasons else ""
+    raise _NoImageLoaded(
+        f"{product.filename}: no 2-D image could be loaded from this product (objects: {list(product.keys())}). "
+        f"{why}Check that the data files the label names are complete and beside it, or open the product with "
+        "its archive's tools to see what it holds."
+    )
+
+
+class _NoImageLoaded(ProductReadError):
+    """pdr loaded no image object (its label and data passed the integrity checks)."""
+
+
+#: PDS3 image keywords whose values are special constants (missing data)
+_PDS3_CONSTANT_KEYS = (
+    "NULL",
+    "MISSING_CONSTANT",
+    "INVALID_CONSTANT",
+    "LOW_REPR_SATURATION",
+    "LOW_INSTR_SATURATION",
+    "HIGH_REPR_SATURATION",
+    "HIGH_INSTR_SATURATION",
+)
+
+
+def _pds3_through_gdal(path: Path, product: Any, why: ProductReadError) -> MissionImage:
+    """GDAL's PDS driver reads some PDS3 images pdr does not (multi-band attached labels); the label's
+    special constants still become NaN. When GDAL cannot either, or the label's pointer is ambiguous
+    (GDAL then guesses a start byte and reads shifted pixels), pdr's reason stands.
+    """
+    source = (_detached_label(path) or path) if path.suffix.lower() == ".img" else path
+    label = Path(getattr(product, "labelname", None) or product.filename)
+    constants: list[float] = []
+    for name in product.keys():  # noqa: SIM118
+        block = product.metablock_(name)
+        if block is not None and "LINES" in block:
+            if pds3_data_start(label, product, name) is None:
+                raise why
+
+            for key in _PDS3_CONSTANT_KEYS:
+                try:
+                    constants.append(float(block[key]))
+                except (KeyError, TypeError, ValueError):
+                    continue
+            break
+    try:
+        image = _read_rasterio(source, "PDS3", constants)
+    except ProductReadError:
+        raise why from None
+    image.path, image.label = str(path), _jsonable(product.metadata)
+    return image
 
 
 def _pds4_constants(label: Any, dtype: np.dtype) -> list[float]:
@@ -191,30 +274,51 @@ def _detached_label(path: Path) -> Path | None:
 
 
 # ---------------------------------------------------------------------------- rasterio: GeoTIFF, ISIS3
-def _read_rasterio(path: Path, fmt: str) -> MissionImage:
+def _read_rasterio(path: Path, fmt: str, constants: list[float] | None = None) -> MissionImage:
+    """GeoTIFF/ISIS3 (and PDS3 that pdr cannot load) through GDAL; raw values in ``constants`` become NaN."""
     import rasterio
 
     try:
-        with warnings.catch_warnings(), rasterio.open(path) as src:
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with _quiet_georef(), rasterio.open(path) as src:
             raw = src.read(masked=True)
             scales, offsets = np.asarray(src.scales, float), np.asarray(src.offsets, float)
             crs = src.crs.to_wkt() if src.crs is not None else None
             transform = tuple(src.transform.to_gdal()) if not src.transform.is_identity else None
             bands = [d or f"band {i + 1}" for i, d in enumerate(src.descriptions)]
             label = {"driver": src.driver, "tags": src.tags(), "nodata": src.nodata}
+            colours = tuple(c.name for c in src.colorinterp)
     except Exception as exc:  # noqa: BLE001
         raise ProductReadError(f"{path}: GDAL cannot read this file ({type(exc).__name__}: {exc})") from None
     mask = np.ma.getmaskarray(raw)
     if fmt == "ISIS3" and raw.dtype.name in ISIS_VALID_RANGE:
         low, high = ISIS_VALID_RANGE[raw.dtype.name]
         mask = mask | (raw.data < low) | (raw.data > high)
+    if constants:
+        mask = mask | np.isin(raw.data, np.asarray(constants, dtype=raw.dtype))
     values = np.ma.masked_array(raw.data, mask)
     if np.any(scales != 1.0) or np.any(offsets != 0.0):
         values = values.astype(_float_for(raw.dtype)) * scales[:, None, None] + offsets[:, None, None]
     data = _nan_filled(values, raw.dtype)
     data = data[0] if data.shape[0] == 1 else data
-    return MissionImage(data, fmt, str(path), crs, transform, None, _jsonable(label), bands)
+    rgb = data.ndim == 3 and colours[:3] == ("red", "green", "blue") and data.shape[0] in (3, 4)
+    if rgb:
+        data = data[:3]  # alpha is dropped, as for plain colour images
+    image = MissionImage(data, fmt, str(path), crs, transform, None, _jsonable(label), bands[: len(data)])
+    image.stack_axis = "rgb" if rgb else "band"
+    return image
+
+
+@contextmanager
+def _quiet_georef(everything: bool = False) -> Iterator[None]:
+    """No NotGeoreferencedWarning for plain TIFFs and unprojected products (set before rasterio.open runs).
+
+    ``everything``: also GDAL's other warnings, for probes whose failure only means "not ours".
+    """
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Warning if everything else NotGeoreferencedWarning)
+        yield
 
 
 def _is_geotiff(path: Path) -> bool:
@@ -223,8 +327,7 @@ def _is_geotiff(path: Path) -> bool:
     except ImportError:
         return False
     try:
-        with warnings.catch_warnings(), rasterio.open(path) as src:
-            warnings.simplefilter("ignore")
+        with _quiet_georef(everything=True), rasterio.open(path) as src:
             return src.crs is not None or not src.transform.is_identity
     except Exception:  # noqa: BLE001 - unreadable: not ours
         return False
@@ -235,8 +338,7 @@ def _gdal_georef(path: Path) -> tuple[str | None, tuple[float, ...] | None]:
     try:
         import rasterio
 
-        with warnings.catch_warnings(), rasterio.open(path) as src:
-            warnings.simplefilter("ignore")
+        with _quiet_georef(everything=True), rasterio.open(path) as src:
             crs = src.crs.to_wkt() if src.crs is not None else None
             transform = None if src.transform.is_identity else tuple(src.transform.to_gdal())
             return crs, transform

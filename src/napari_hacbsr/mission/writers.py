@@ -6,6 +6,7 @@ with the georeference ``georef.sr_georef`` derives from the source product's.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,10 @@ def write_geotiff(
         "crs": rasterio.crs.CRS.from_wkt(crs) if crs else None,
         "transform": Affine.from_gdal(*transform) if transform is not None else None,
     }
-    with rasterio.open(path, "w", **{k: v for k, v in profile.items() if v is not None}) as dst:
+    with warnings.catch_warnings():  # no georeference is a valid result (plain layers): no NotGeoreferencedWarning
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        dst = rasterio.open(path, "w", **{k: v for k, v in profile.items() if v is not None})
+    with dst:
         dst.write(stack)
         for i, name in enumerate(band_names or []):
             if i < stack.shape[0]:
