@@ -32,7 +32,7 @@ from ..outputs import free_output_names
 from .error_text import friendly_error
 from .frame_controls import frame_estimate
 from .layer_rules import channel_axis_for, declared_sampling, layer_problem, unwrap
-from .placement import kernel_layer_kwargs, sr_layer_kwargs
+from .placement import kernel_layer_kwargs, region_source_metadata, sr_layer_kwargs
 from .run_layers import RunLayers
 from .worker import HACBSRWorker, free_device_memory, generate, preload_torch_runtime, viewer_is_open
 
@@ -118,8 +118,9 @@ class HACBSRRun(RunLayers):
         # Geometry and display are fixed at start: later edits of the source do not move results.
         self._sr_geometry = sr_layer_kwargs(layer, self.scale, self.config.sampling, self.origin)
         self._kernel_geometry = kernel_layer_kwargs(layer, self.scale)
-        # a mission product's georeference, carried to the SR layer so the writer can save it
-        self._sr_georef = sr_layer_metadata(layer.metadata, self.scale, self.config.sampling)
+        # a mission product's georeference (moved to the region's corner), carried to the SR layer for the writer
+        source_metadata = region_source_metadata(layer.metadata, self.origin)
+        self._sr_georef = sr_layer_metadata(source_metadata, self.scale, self.config.sampling)
         self._sr_style: dict[str, Any] = {
             "rgb": bool(layer.rgb),
             "blending": layer.blending,
