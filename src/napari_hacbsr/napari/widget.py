@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..core.config import HACBSRConfig
     from ..core.records import Result, Step
 
+STOPPING = "Stopping after the current step… (the estimate so far is kept)"
 ADVANCED_CLOSED = "▸ Advanced options"
 ADVANCED_OPEN = "▾ Advanced options"
 
@@ -309,6 +310,7 @@ class HACBSRWidget(Container):
             self._run.stop("stopped by the user")
             self.stop_button.text = "Stopping…"
             self.stop_button.enabled = False
+            self._status_line(STOPPING)
 
     def _set_running(self, running: bool) -> None:
         self.run_button.enabled = not running
@@ -340,8 +342,8 @@ class HACBSRWidget(Container):
             return
         if step.kernel is not None:
             self.kernel_view.show_kernel(step.kernel)
-        text = step_text(step, run.eta_seconds(step))
-        self._status_line(text)
+        stopping = run.stop_event.is_set()  # (the Steps still in the queue must not hide that Stop was heard)
+        self._status_line(STOPPING if stopping else step_text(step, run.eta_seconds(step)))
 
     def _on_result(self, result: Result | None) -> None:
         run = self._run
