@@ -51,6 +51,8 @@ _RESERVED: dict[int, set[str]] = {}
 _RUNNING_SOURCES: dict[int, set[int]] = {}
 
 CALLBACKS = ("setup", "step", "result", "error", "finished")
+# runs going, held until `finished`: a run outlives the widget that started it (its slots must stay alive)
+_LIVE_RUNS: set[HACBSRRun] = set()
 
 
 class HACBSRRun(RunLayers):
@@ -201,6 +203,7 @@ class HACBSRRun(RunLayers):
             self._qt_window_ref = weakref.ref(qt_window)
         _RUNNING_SOURCES.setdefault(self._viewer_key, set()).add(id(unwrap(self.source)))
         self.running = True
+        _LIVE_RUNS.add(self)
         self.worker.start()
         return self.worker
 
@@ -345,6 +348,7 @@ class HACBSRRun(RunLayers):
                 if not held:
                     registry.pop(self._viewer_key, None)
         self.prepared = None  # type: ignore[assignment]  # drop the input copy
+        _LIVE_RUNS.discard(self)
         if self.error is None:
             free_device_memory()
         self._call("finished", self)

@@ -22,6 +22,7 @@ from magicgui.widgets import (
 )
 
 from .controls import MAIN_NAMES, OPTION_NAMES, AdvancedOptions, MainInputs, preset
+from .dock_removal import watch_removal
 from .frame_controls import FrameControls
 from .kernel_view import KernelView
 from .layer_rules import image_problem, unwrap
@@ -123,6 +124,8 @@ class HACBSRWidget(Container):
                 widget._detach()
 
         self.native.destroyed.connect(_on_destroyed)
+        # remove_dock_widget (and the dock's ×) only unparents the widget: `destroyed` may never come
+        self._removal_watcher = watch_removal(self.native, _on_destroyed)
 
         self._update_defaults()
         self.reset_choices()
