@@ -75,6 +75,7 @@ class HACBSRRun(RunLayers):
         tile: int | str | None = "auto",
         tile_overlap: int | None = None,
         region: tuple[int, int, int, int] | None = None,
+        budget_bytes: float | None = None,
         **listeners: Callable[..., None] | None,
     ) -> None:
         problem = layer_problem(layer)
@@ -111,7 +112,8 @@ class HACBSRRun(RunLayers):
             data = data[region[0] : region[2], region[1] : region[3]]
         self.prepared = prepare_image(data, self.scale, channel_axis_for(layer), self.config.gray_channels)
         self.plan = resolve(self.config, device, self.prepared)  # the run resolved once
-        self.estimate = frame_estimate(self.prepared, self.plan, tile, tile_overlap)  # refuses what cannot fit
+        # refuses what cannot fit (budget_bytes: the memory limit; None: 60 % of the free memory)
+        self.estimate = frame_estimate(self.prepared, self.plan, tile, tile_overlap, budget_bytes)
         self.notify = notify
         self._listeners: dict[str, Callable[..., None] | None] = {
             name: listeners.get(f"on_{name}") for name in CALLBACKS

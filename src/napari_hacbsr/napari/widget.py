@@ -107,8 +107,11 @@ class HACBSRWidget(Container):
         self.iterations.changed.connect(self._on_iterations_edited)
         self.yield_every.changed.connect(self._on_live_every_edited)
         self.image.changed.connect(self._on_image_picked)
-        for control in (self.frame.region, self.frame.reconstruction, self.device, self.iterations):
+        # every setting moves the estimate (inner steps, warm-up, encoder… in Advanced too)
+        for control in (self.frame.region, self.frame.reconstruction, self.frame.tiles, self.frame.memory_limit):
             control.changed.connect(self._update_estimate)
+        self.main.changed.connect(self._update_estimate)
+        self.advanced.changed.connect(self._update_estimate)
         self.scale.changed.connect(self._on_image_changed)
         self.custom_scale.changed.connect(self._on_image_changed)
         unwrap(viewer).layers.selection.events.active.connect(self._follow_active_layer)
@@ -182,11 +185,15 @@ class HACBSRWidget(Container):
         self._update_estimate()
 
     def _update_estimate(self, _value: Any = None) -> None:
+        layer = self.image.value
+        if layer is not None and image_problem(layer, self.scale_factor):  # refused: no estimate beside it
+            self.frame.estimate.value = ""
+            return
         try:
             config = self.make_config()
         except ValueError:
             return
-        self.frame.update_estimate(self._viewer, self.image.value, config)
+        self.frame.update_estimate(self._viewer, layer, config)
 
     # ------------------------------------------------------------------ defaults
     def _update_defaults(self, _value: Any = None) -> None:
@@ -297,6 +304,8 @@ class HACBSRWidget(Container):
                 on_error=self._on_error,
                 on_finished=self._on_finished,
                 region=region,
+                tile=self.frame.tile_choice(),
+                budget_bytes=self.frame.budget_bytes(),
             )
         except ValueError as exc:
             name = f" on '{layer.name}'" if layer is not None else ""
