@@ -85,18 +85,12 @@ class HACBSRWidget(Container):
         self.message.native.setStyleSheet("color: #e0a040;")
 
         self.frame = FrameControls()  # region and resource estimate (whole frames, tiles)
-        self.extend(
-            [
-                self.main,
-                self.frame,
-                self.advanced_toggle,
-                self.advanced,
-                self.buttons,
-                self.message,
-                self.status,
-                self.kernel_view,
-            ]
-        )
+        parts = [self.main, self.frame, self.advanced_toggle, self.advanced, self.buttons, self.message, self.status]
+        # in a scroll area: in a short window the dock scrolls instead of clipping the status and kernel text
+        # (napari docks `native`, so the scroll area goes inside it: a scrollable self would lose it)
+        self.content = Container(labels=False, scrollable=True, widgets=[*parts, self.kernel_view])
+        self.native.layout().setContentsMargins(0, 0, 0, 0)
+        self.native.layout().addWidget(self.content.root_native_widget)
 
         # ------------------------------------------------------------ wiring
         self.advanced_toggle.changed.connect(self._toggle_advanced)
@@ -147,6 +141,7 @@ class HACBSRWidget(Container):
         following, self._following = self._following, True
         try:
             super().reset_choices(*args)
+            self.content.reset_choices(*args)
         finally:
             self._following = following
 
