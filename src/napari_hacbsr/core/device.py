@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
+import logging
 import os
+import sys
 
 import torch
+
+log = logging.getLogger(__name__)
 
 DEVICE_ENV = "NAPARI_HACBSR_DEVICE"
 
@@ -29,6 +34,7 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
 
     "auto" honours the NAPARI_HACBSR_DEVICE environment variable, then tries cuda, mps, cpu.
     """
+    load_compiler_stack_safely()  # every run resolves its device before its first optimizer step
     if isinstance(spec, torch.device):
         spec = str(spec)
     name = str(spec).strip().lower()
@@ -104,12 +110,46 @@ def free_device_memory(device: torch.device | None = None) -> None:
         torch.mps.empty_cache()
 
 
+def load_compiler_stack_safely() -> None:
+    """Import ``torch._dynamo`` so that it cannot crash a process that runs Mesa's software OpenGL.
+
+    Every torch optimizer imports ``torch._dynamo`` (Adam's constructor, every ``step()``, L-BFGS too),
+    and it imports ``triton`` where installed (Linux CUDA wheels). triton bundles its own LLVM; when
+    napari's OpenGL runs on Mesa's llvmpipe (Xvfb, VNC, remote X, CI), Mesa's LLVM is already loaded,
+    the dynamic linker binds triton's symbols to it and the process segfaults. Loading triton with
+    ``RTLD_DEEPBIND`` first makes it use its own LLVM. Called by `resolve_device` and `make_adam`, so
+    every entry point (console ``super_resolve``, widget, CLI, batch) is safe; best called in the main
+    thread (the widget does it before starting its worker). Cheap after the first call.
+    """
+    if "torch._dynamo" in sys.modules:
+        return
+    if (
+        "triton" not in sys.modules
+        and sys.platform.startswith("linux")
+        and hasattr(os, "RTLD_DEEPBIND")
+        and importlib.util.find_spec("triton") is not None
+    ):
+        flags = sys.getdlopenflags()
+        sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
+        try:
+            import triton  # noqa: F401
+        except Exception:  # pragma: no cover - torch copes without triton
+            log.debug("triton could not be imported", exc_info=True)
+        finally:
+            sys.setdlopenflags(flags)
+    try:
+        import torch._dynamo  # noqa: F401
+    except Exception:  # pragma: no cover - optional on exotic torch builds
+        log.debug("torch._dynamo could not be imported", exc_info=True)
+
+
 def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
     """Adam with default betas/eps; the fused kernel where torch has one for the device.
 
     Same update rule; the fused kernel does it in one pass, which is faster. Its cost is part of the bare DIP
     step that `python benchmarks/speed.py` times (results in docs/benchmarks.md, not here: they go stale).
     """
+    load_compiler_stack_safely()  # Adam's constructor imports torch._dynamo
     params = list(params)
     if device.type in ("cuda", "cpu"):
         try:

@@ -126,11 +126,9 @@ class Solver:
 
     # -------------------------------------------------------------- stages
     def warmup(self, should_stop: Callable[[], bool]) -> bool:
-        """Fit G_k to prior kernels (A18); returns False if stopped.
-
-        Each step fits the mean of `warmup_batch` prior kernels (the MSE to a batch is the MSE to its
-        mean plus a constant) at `warmup_lr`, so G_k ends near the prior's mean kernel instead of the
-        near-uniform kernel that single random targets at lr_kernel leave (docs/algorithm.md).
+        """Fit G_k to prior kernels (A18); returns False if stopped. Each step fits the mean of `warmup_batch`
+        prior kernels (the MSE to a batch is the MSE to its mean plus a constant) at `warmup_lr`: G_k ends near
+        the prior's mean kernel, not the near-uniform one of single targets at lr_kernel (docs/algorithm.md).
         """
         t0 = time.perf_counter()
         warmup_lr = self.cfg.kernel.warmup_lr
@@ -142,9 +140,9 @@ class Solver:
                     return False
                 targets = self._kernels(self.cfg.kernel.warmup_batch, self.draw_kernel)
                 self._kernel_step(F.mse_loss(self.net_k(self.z_k), targets.mean(dim=0)))
-            if self.net_hist is not None:
+            if self.net_hist is not None and not should_stop():  # (a full generator pass: not when stopping)
                 self.refresh_history_features()
-            return True
+            return self.net_hist is None or self.feat_hist is not None
         finally:
             self._set_kernel_lr(self.cfg.lr_kernel)
             self.timings["warmup"] += time.perf_counter() - t0
@@ -251,6 +249,8 @@ class Solver:
     def outer_iteration(self, index: int, should_stop: Callable[[], bool]) -> tuple[dict[str, float], bool]:
         """KL/MCMC stage, P image steps, kernel meta update. Returns (losses, stopped)."""
         cfg = self.cfg
+        if should_stop():  # before the KL stage: fit-weighted, it is a full generator pass
+            return {}, True
         losses: dict[str, float] = {"kl": self.kernel_prior_step()}
         use_ssim = index < cfg.ssim_iterations
         self.kernel_kind = cfg.kernel_loss_at(index)
@@ -350,7 +350,7 @@ def iterate(
             np.clip(phase_correct_bicubic(prepared.y, cfg.scale, cfg.sampling, channel_axis=0), 0.0, 1.0)
         )
         yield Step(0, total, "setup", {}, None, time.perf_counter() - start, preview, None, **run_info)
-        stopped = not solver.warmup(stop)
+        stopped = not solver.warmup(stop) or stop()  # (the snapshot below is a full generator pass)
         # stopped in warm-up: the cubic upsample stands in (no forward pass of the untrained generator)
         sr, kernel = (preview, solver.kernel_estimate()) if stopped else solver.snapshot()
         yield Step(0, total, "warmup", {}, None, time.perf_counter() - start, sr, kernel)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, Label
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, LineEdit
 
 from ..core.choices import RECONSTRUCTIONS
 from .layer_rules import spatial_shape
@@ -18,12 +18,20 @@ from .layer_rules import spatial_shape
 REGIONS = ("Whole image", "Current view", "Shapes rectangle")
 
 
-def frame_estimate(prepared: Any, config: Any, tile: int | str | None = "auto", overlap: int | None = None) -> Any:
-    """The run's resource estimate (tiles chosen for the free memory); ValueError when nothing fits."""
+def frame_estimate(
+    prepared: Any,
+    config: Any,
+    tile: int | str | None = "auto",
+    overlap: int | None = None,
+    budget_bytes: float | None = None,
+) -> Any:
+    """The run's resource estimate (tiles chosen for the memory budget, None: 60 % of the free memory);
+    ValueError when nothing fits.
+    """
     from ..core.resources import InsufficientMemoryError, plan_run
 
     try:
-        return plan_run(prepared, config, tile, overlap)
+        return plan_run(prepared, config, tile, overlap, budget_bytes)
     except InsufficientMemoryError as exc:  # the run controller's contract: ValueError before any thread
         raise ValueError(str(exc)) from None
 
@@ -81,9 +89,43 @@ class FrameControls(Container):
             "algorithm (a network per HR pixel); fast: HACBSR estimates the kernel on a few textured tiles and a "
             "non-blind solve reconstructs the frame (minutes for a whole frame)",
         )
+        self.tiles = LineEdit(
+            label="Tiles",
+            value="auto",
+            tooltip="auto: tiles only when the frame does not fit the memory limit; none: one piece; or an LR tile "
+            "side in pixels, e.g. 256 (as hacbsr run --tile)",
+        )
+        self.memory_limit = FloatSpinBox(
+            label="Memory limit (GB)",
+            value=0.0,
+            min=0.0,
+            max=4096.0,
+            step=0.5,
+            tooltip="GB the run may use; 0: 60 % of the memory free now (as hacbsr run --memory-limit)",
+        )
         self.estimate = Label(value="")
         self.estimate.native.setWordWrap(True)
-        self.extend([self.region, self.reconstruction, self.estimate])
+        self.extend([self.region, self.reconstruction, self.tiles, self.memory_limit, self.estimate])
+
+    def tile_choice(self) -> int | str | None:
+        """The Tiles field as the run takes it: "auto", None (none) or an LR tile side (ValueError if unreadable)."""
+        text = str(self.tiles.value).strip().lower()
+        if text in ("", "auto"):
+            return "auto"
+        if text in ("none", "no", "off"):
+            return None
+        try:
+            side = int(text)
+        except ValueError:
+            raise ValueError(f"Tiles must be auto, none or an LR tile side in pixels, not {text!r}") from None
+        if side <= 0:
+            raise ValueError(f"Tiles must be a positive tile side in pixels, not {side}")
+        return side
+
+    def budget_bytes(self) -> float | None:
+        """The memory limit in bytes; None (0 in the field): 60 % of the free memory."""
+        limit = float(self.memory_limit.value)
+        return limit * 1e9 if limit > 0 else None
 
     def region_box(self, viewer: Any, layer: Any) -> tuple[int, int, int, int] | None:
         """None for the whole image, else the LR box (ValueError with advice when it cannot be had)."""
@@ -105,11 +147,12 @@ class FrameControls(Container):
             if min(rows, cols) < min_lr_side(config.scale):
                 raise ValueError(f"the region is {rows}×{cols} px, too small at ×{config.scale}")
             channels = 3 if getattr(layer, "rgb", False) else 1
-            chosen = estimate_resources((rows, cols), config.scale, config, config.device, channels=channels)
+            frame = {"tile": self.tile_choice(), "budget_bytes": self.budget_bytes(), "channels": channels}
+            chosen = estimate_resources((rows, cols), config.scale, config, config.device, **frame)
             times = []  # both reconstructions' times, so the choice is the user's to see
             for kind, name in (("hacbsr", "full HACBSR"), ("fast", "fast")):
                 est = estimate_resources(
-                    (rows, cols), config.scale, config.replace(reconstruction=kind), config.device, channels=channels
+                    (rows, cols), config.scale, config.replace(reconstruction=kind), config.device, **frame
                 )
                 times.append(f"{name} ≈{duration_text(est.seconds)}" if est.seconds is not None else f"{name} ?")
             both = f" ({', '.join(times)}" + (

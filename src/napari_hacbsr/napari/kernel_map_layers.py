@@ -27,9 +27,13 @@ MAP_LAYERS = {
 def add_kernel_map_layers(
     viewer: Any, source: Any, result: Any, kernel_name: str, origin: tuple[int, int] = (0, 0)
 ) -> list[Any]:
-    """Add the mosaic and the per-tile shape layers of a tiled result; nothing for one tile."""
+    """Add the mosaic and the per-tile shape layers of a tiled result; nothing for one tile, nor when
+    no tile finished (a run stopped in its first tile has no kernel map: all NaN).
+    """
     kernel_map, boxes = result.kernel_map, result.tile_boxes
     if kernel_map is None or boxes is None or kernel_map.shape[0] * kernel_map.shape[1] < 2:
+        return []
+    if not np.isfinite(kernel_map).any():
         return []
     metadata = {"hacbsr": {"tile_boxes": boxes.tolist(), "origin": list(origin)}}
     mosaic = kernel_mosaic(kernel_map)

@@ -32,6 +32,10 @@ class KernelView(Container):
         self.picture = Label(value="")
         self.numbers = Label(value="Kernel: shown here once the run has one.")
         self.numbers.native.setWordWrap(True)
+        from qtpy.QtWidgets import QSizePolicy
+
+        # (wraps to the dock's width instead of widening it; its height follows the text)
+        self.numbers.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.extend([self.picture, self.numbers])
         self.shape = None  # the last KernelShape shown
 

@@ -129,3 +129,17 @@ def tile_map_layer_kwargs(layer: Any, tile_boxes: np.ndarray, origin: tuple[int,
         "translate": np.asarray(_physical(layer)(first), dtype=float),
         **_copied_frame(layer),
     }
+
+
+def region_source_metadata(metadata: Any, origin: tuple[int, int]) -> Any:
+    """The source layer's metadata as seen by a run on the region whose pixel (0, 0) is `origin` (row, col).
+
+    A product's georeference (``metadata["mission"]``) is moved to the region's top-left pixel, as
+    ``hacbsr run --roi`` does; without it the saved result would sit at the frame's origin.
+    """
+    from ..mission.georef import crop_georef
+
+    georef = (metadata or {}).get("mission") if isinstance(metadata, dict) else None
+    if not isinstance(georef, dict) or tuple(origin) == (0, 0):
+        return metadata
+    return {**metadata, "mission": crop_georef(georef, row=int(origin[0]), col=int(origin[1]))}

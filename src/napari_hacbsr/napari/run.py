@@ -32,7 +32,7 @@ from ..outputs import free_output_names
 from .error_text import friendly_error
 from .frame_controls import frame_estimate
 from .layer_rules import channel_axis_for, declared_sampling, layer_problem, unwrap
-from .placement import kernel_layer_kwargs, sr_layer_kwargs
+from .placement import kernel_layer_kwargs, region_source_metadata, sr_layer_kwargs
 from .run_layers import RunLayers
 from .worker import HACBSRWorker, free_device_memory, generate, preload_torch_runtime, viewer_is_open
 
@@ -51,6 +51,8 @@ _RESERVED: dict[int, set[str]] = {}
 _RUNNING_SOURCES: dict[int, set[int]] = {}
 
 CALLBACKS = ("setup", "step", "result", "error", "finished")
+# runs going, held until `finished`: a run outlives the widget that started it (its slots must stay alive)
+_LIVE_RUNS: set[HACBSRRun] = set()
 
 
 class HACBSRRun(RunLayers):
@@ -73,6 +75,7 @@ class HACBSRRun(RunLayers):
         tile: int | str | None = "auto",
         tile_overlap: int | None = None,
         region: tuple[int, int, int, int] | None = None,
+        budget_bytes: float | None = None,
         **listeners: Callable[..., None] | None,
     ) -> None:
         problem = layer_problem(layer)
@@ -109,7 +112,8 @@ class HACBSRRun(RunLayers):
             data = data[region[0] : region[2], region[1] : region[3]]
         self.prepared = prepare_image(data, self.scale, channel_axis_for(layer), self.config.gray_channels)
         self.plan = resolve(self.config, device, self.prepared)  # the run resolved once
-        self.estimate = frame_estimate(self.prepared, self.plan, tile, tile_overlap)  # refuses what cannot fit
+        # refuses what cannot fit (budget_bytes: the memory limit; None: 60 % of the free memory)
+        self.estimate = frame_estimate(self.prepared, self.plan, tile, tile_overlap, budget_bytes)
         self.notify = notify
         self._listeners: dict[str, Callable[..., None] | None] = {
             name: listeners.get(f"on_{name}") for name in CALLBACKS
@@ -118,8 +122,9 @@ class HACBSRRun(RunLayers):
         # Geometry and display are fixed at start: later edits of the source do not move results.
         self._sr_geometry = sr_layer_kwargs(layer, self.scale, self.config.sampling, self.origin)
         self._kernel_geometry = kernel_layer_kwargs(layer, self.scale)
-        # a mission product's georeference, carried to the SR layer so the writer can save it
-        self._sr_georef = sr_layer_metadata(layer.metadata, self.scale, self.config.sampling)
+        # a mission product's georeference (moved to the region's corner), carried to the SR layer for the writer
+        source_metadata = region_source_metadata(layer.metadata, self.origin)
+        self._sr_georef = sr_layer_metadata(source_metadata, self.scale, self.config.sampling)
         self._sr_style: dict[str, Any] = {
             "rgb": bool(layer.rgb),
             "blending": layer.blending,
@@ -200,6 +205,7 @@ class HACBSRRun(RunLayers):
             self._qt_window_ref = weakref.ref(qt_window)
         _RUNNING_SOURCES.setdefault(self._viewer_key, set()).add(id(unwrap(self.source)))
         self.running = True
+        _LIVE_RUNS.add(self)
         self.worker.start()
         return self.worker
 
@@ -344,6 +350,7 @@ class HACBSRRun(RunLayers):
                 if not held:
                     registry.pop(self._viewer_key, None)
         self.prepared = None  # type: ignore[assignment]  # drop the input copy
+        _LIVE_RUNS.discard(self)
         if self.error is None:
             free_device_memory()
         self._call("finished", self)

@@ -104,22 +104,39 @@ def run_in_viewer(
     ).start()
 
 
-def add_result(viewer: napari.Viewer, source_layer: Image | str, result: Result, name: str | None = None) -> Image:
-    """Add a blocking run's SR image over its source: the widget's placement, contrast and provenance."""
+def add_result(
+    viewer: napari.Viewer,
+    source_layer: Image | str,
+    result: Result,
+    name: str | None = None,
+    *,
+    region: tuple[int, int, int, int] | None = None,
+) -> Image:
+    """Add a blocking run's SR image over its source: the widget's placement, contrast and provenance.
+
+    A product's georeference (the source's ``metadata["mission"]``) is carried over for the ×s result, so
+    File → Save with the HACBSR writer writes the CRS and the right transform. Pass ``region=(y0, x0, y1,
+    x1)`` when the run was on ``layer.data[y0:y1, x0:x1]``: the result is then placed (and georeferenced)
+    over that region.
+    """
+    from ..mission.georef import sr_layer_metadata
     from ..outputs import free_output_names
-    from .placement import sr_layer_kwargs
+    from .placement import region_source_metadata, sr_layer_kwargs
 
     source = _layer(viewer, source_layer)
     scale = int(result.config.scale)
+    sampling = result.config.sampling
+    origin = (0, 0) if region is None else (int(region[0]), int(region[1]))
     default_name, _ = free_output_names({str(x.name) for x in viewer.layers}, str(source.name), scale)
     style: dict[str, Any] = {"contrast_limits": list(source.contrast_limits), "gamma": float(source.gamma)}
     if not source.rgb:
         style["colormap"] = source.colormap
+    georef = sr_layer_metadata(region_source_metadata(source.metadata, origin), scale, sampling)
     return viewer.add_image(
         result.sr,
         name=name or default_name,
         rgb=bool(source.rgb),
-        metadata={"hacbsr": {**result.provenance(), "source_layer": str(source.name)}},
+        metadata={"hacbsr": {**result.provenance(), "source_layer": str(source.name)}, **georef},
         **style,
-        **sr_layer_kwargs(source, scale, result.config.sampling),
+        **sr_layer_kwargs(source, scale, sampling, origin),
     )

@@ -22,6 +22,7 @@ from magicgui.widgets import (
 )
 
 from .controls import MAIN_NAMES, OPTION_NAMES, AdvancedOptions, MainInputs, preset
+from .dock_removal import watch_removal
 from .frame_controls import FrameControls
 from .kernel_view import KernelView
 from .layer_rules import image_problem, unwrap
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..core.config import HACBSRConfig
     from ..core.records import Result, Step
 
+STOPPING = "Stopping after the current step… (the estimate so far is kept)"
 ADVANCED_CLOSED = "▸ Advanced options"
 ADVANCED_OPEN = "▾ Advanced options"
 
@@ -83,18 +85,12 @@ class HACBSRWidget(Container):
         self.message.native.setStyleSheet("color: #e0a040;")
 
         self.frame = FrameControls()  # region and resource estimate (whole frames, tiles)
-        self.extend(
-            [
-                self.main,
-                self.frame,
-                self.advanced_toggle,
-                self.advanced,
-                self.buttons,
-                self.message,
-                self.status,
-                self.kernel_view,
-            ]
-        )
+        parts = [self.main, self.frame, self.advanced_toggle, self.advanced, self.buttons, self.message, self.status]
+        # in a scroll area: in a short window the dock scrolls instead of clipping the status and kernel text
+        # (napari docks `native`, so the scroll area goes inside it: a scrollable self would lose it)
+        self.content = Container(labels=False, scrollable=True, widgets=[*parts, self.kernel_view])
+        self.native.layout().setContentsMargins(0, 0, 0, 0)
+        self.native.layout().addWidget(self.content.root_native_widget)
 
         # ------------------------------------------------------------ wiring
         self.advanced_toggle.changed.connect(self._toggle_advanced)
@@ -105,8 +101,11 @@ class HACBSRWidget(Container):
         self.iterations.changed.connect(self._on_iterations_edited)
         self.yield_every.changed.connect(self._on_live_every_edited)
         self.image.changed.connect(self._on_image_picked)
-        for control in (self.frame.region, self.frame.reconstruction, self.device, self.iterations):
+        # every setting moves the estimate (inner steps, warm-up, encoder… in Advanced too)
+        for control in (self.frame.region, self.frame.reconstruction, self.frame.tiles, self.frame.memory_limit):
             control.changed.connect(self._update_estimate)
+        self.main.changed.connect(self._update_estimate)
+        self.advanced.changed.connect(self._update_estimate)
         self.scale.changed.connect(self._on_image_changed)
         self.custom_scale.changed.connect(self._on_image_changed)
         unwrap(viewer).layers.selection.events.active.connect(self._follow_active_layer)
@@ -122,6 +121,8 @@ class HACBSRWidget(Container):
                 widget._detach()
 
         self.native.destroyed.connect(_on_destroyed)
+        # remove_dock_widget (and the dock's ×) only unparents the widget: `destroyed` may never come
+        self._removal_watcher = watch_removal(self.native, _on_destroyed)
 
         self._update_defaults()
         self.reset_choices()
@@ -140,6 +141,7 @@ class HACBSRWidget(Container):
         following, self._following = self._following, True
         try:
             super().reset_choices(*args)
+            self.content.reset_choices(*args)
         finally:
             self._following = following
 
@@ -178,11 +180,15 @@ class HACBSRWidget(Container):
         self._update_estimate()
 
     def _update_estimate(self, _value: Any = None) -> None:
+        layer = self.image.value
+        if layer is not None and image_problem(layer, self.scale_factor):  # refused: no estimate beside it
+            self.frame.estimate.value = ""
+            return
         try:
             config = self.make_config()
         except ValueError:
             return
-        self.frame.update_estimate(self._viewer, self.image.value, config)
+        self.frame.update_estimate(self._viewer, layer, config)
 
     # ------------------------------------------------------------------ defaults
     def _update_defaults(self, _value: Any = None) -> None:
@@ -293,6 +299,8 @@ class HACBSRWidget(Container):
                 on_error=self._on_error,
                 on_finished=self._on_finished,
                 region=region,
+                tile=self.frame.tile_choice(),
+                budget_bytes=self.frame.budget_bytes(),
             )
         except ValueError as exc:
             name = f" on '{layer.name}'" if layer is not None else ""
@@ -309,6 +317,7 @@ class HACBSRWidget(Container):
             self._run.stop("stopped by the user")
             self.stop_button.text = "Stopping…"
             self.stop_button.enabled = False
+            self._status_line(STOPPING)
 
     def _set_running(self, running: bool) -> None:
         self.run_button.enabled = not running
@@ -340,8 +349,8 @@ class HACBSRWidget(Container):
             return
         if step.kernel is not None:
             self.kernel_view.show_kernel(step.kernel)
-        text = step_text(step, run.eta_seconds(step))
-        self._status_line(text)
+        stopping = run.stop_event.is_set()  # (the Steps still in the queue must not hide that Stop was heard)
+        self._status_line(STOPPING if stopping else step_text(step, run.eta_seconds(step)))
 
     def _on_result(self, result: Result | None) -> None:
         run = self._run

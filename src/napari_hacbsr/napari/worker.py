@@ -12,9 +12,7 @@ torch is imported lazily (inside functions), never at module import.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable, Generator
@@ -35,35 +33,12 @@ log = logging.getLogger(__name__)
 def preload_torch_runtime() -> None:
     """Import torch's lazily loaded compiler stack in the main thread, before any worker starts.
 
-    The first ``torch.optim.Adam`` imports ``torch._dynamo``, which imports ``triton`` when it is
-    installed (Linux CUDA wheels). triton bundles its own LLVM; if napari's OpenGL context runs on
-    Mesa's llvmpipe (Xvfb, VNC, remote X, CI), Mesa's LLVM is already loaded and the dynamic
-    linker binds triton's symbols to it, which segfaults the process. Loading triton with
-    ``RTLD_DEEPBIND`` makes it use its own LLVM; doing it here, in the main thread, also keeps
-    the one-off import out of the worker thread.
+    See `core.device.load_compiler_stack_safely` (the LLVM clash under software OpenGL); doing it here,
+    in the main thread, also keeps the one-off import out of the worker thread.
     """
-    import torch  # noqa: F401
+    from ..core.device import load_compiler_stack_safely
 
-    if "torch._dynamo" in sys.modules:
-        return
-    if (
-        "triton" not in sys.modules
-        and sys.platform.startswith("linux")
-        and hasattr(os, "RTLD_DEEPBIND")
-        and importlib.util.find_spec("triton") is not None
-    ):
-        flags = sys.getdlopenflags()
-        sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
-        try:
-            import triton  # noqa: F401
-        except Exception:  # pragma: no cover - torch copes without triton
-            log.debug("triton could not be imported", exc_info=True)
-        finally:
-            sys.setdlopenflags(flags)
-    try:
-        import torch._dynamo  # noqa: F401
-    except Exception:  # pragma: no cover - optional on exotic torch builds
-        log.debug("torch._dynamo could not be imported", exc_info=True)
+    load_compiler_stack_safely()
 
 
 def free_device_memory() -> None:
