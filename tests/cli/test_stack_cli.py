@@ -43,7 +43,8 @@ def test_a_stack_run_writes_the_first_frames_outputs_and_one_record_per_frame(fr
     record = json.loads((out / "site_0_HACBSR.json").read_text())
     assert record["reconstruction"] == "stack" and len(record["frames"]) == 3
     assert record["source"]["input"] == [str(p) for p in paths]
-    assert "frame 2: shift" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "frame 2: shift" in printed and "3 of 3 frames used, a kernel from each" in printed
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no private folder left
 
 

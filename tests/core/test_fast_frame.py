@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_hacbsr.cli.run import summary
+from napari_hacbsr.cli.report import summary
 from napari_hacbsr.core import fast_frame
 from napari_hacbsr.core.api import super_resolve
 from napari_hacbsr.core.choices import AUTO_TIME_BUDGET_S

@@ -14,7 +14,8 @@ from ..core.image import display_range, preview_uint8
 from ..files import write_png
 from ..outputs import write_result
 from .options import engine_config, fail
-from .run import run_engine, summary
+from .report import summary
+from .run import run_engine
 
 # The demo's HR crop per kind of device: the whole 512² Moon everywhere. Its reconstruction is the config's
 # ("auto": full HACBSR where its estimate fits the time budget, as on a GPU; the fast path on a CPU).

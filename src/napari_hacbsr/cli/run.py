@@ -15,6 +15,7 @@ from ..outputs import expected_bytes, write_result
 from ..staging import OutputError, StagedOutput
 from .frames import check_channel_axis, crop_roi, frame_run_options
 from .options import engine_config, fail
+from .report import summary
 
 
 def run_engine(image: np.ndarray, config: HACBSRConfig, channel_axis: int | None, quiet: bool, **extra: Any):
@@ -45,28 +46,6 @@ def run_engine(image: np.ndarray, config: HACBSRConfig, channel_axis: int | None
             callback=announce,
             **extra,
         )
-
-
-def summary(result) -> str:
-    """One line about a finished run: device, iterations, time, tiles, LR consistency, loss schedule."""
-    t = result.timings
-    stopped = " (stopped early)" if result.stopped_early else ""
-    if result.reconstruction == "fast":  # two stages: the kernel estimate on tiles, then the non-blind solve
-        estimate = result.stages[0]
-        work = (
-            f"kernel from {result.tiles_done} of {len(estimate['tiles'])} tile(s) × {estimate['iterations']} "
-            f"iterations, then {result.iterations_done} non-blind iterations{stopped} in {t['total']:.1f} s; "
-        )
-    else:
-        tiles = 1 if result.tile_boxes is None else result.tile_boxes[..., 0].size
-        work = (
-            f"{result.iterations_done} iterations{stopped} in {t['total']:.1f} s; "
-            f"{result.tiles_done} of {tiles} tile(s); "
-        )
-    return (
-        f"device {result.device_name}; {work}"
-        f"LR-consistency MSE {result.lr_consistency:.3e}; {result.plan.describe_loss_schedule()}"
-    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from ..files import ImageReadError, read_product
 from ..outputs import expected_bytes, write_result
 from ..staging import OutputError, StagedOutput
 from .options import engine_config, fail
+from .report import summary
 
 
 def read_frames(paths: list[str], channel_axis: int | None) -> tuple[np.ndarray, int | None, dict | None]:
@@ -43,7 +44,6 @@ def cmd_run_stack(args: argparse.Namespace) -> int:
     """Read the frames, run `super_resolve(frames, frame_axis=0)`, write the first frame's outputs."""
     from ..core.api import super_resolve
     from ..core.errors import HACBSRError
-    from .run import summary
 
     if args.roi is not None:
         return fail("--roi is not taken with --stack yet; crop the frames to one region first")
