@@ -3,7 +3,8 @@
 The files are written into a private folder under OUT/.hacbsr_tmp and renamed into OUT only when all
 of them are complete (the JSON sidecar last), so a worker killed mid-item leaves no partial output in
 OUT; the runner removes the orphaned private folder. Expected failures (unreadable file, invalid image,
-out of memory) come back as a "failed" outcome with the reason; anything else raises, so Dask retries it.
+out of memory, an OSError such as a full disk) come back as a "failed" outcome with the reason;
+anything else raises, so Dask retries it.
 """
 
 from __future__ import annotations
@@ -64,21 +65,22 @@ def run_item(
     from ..core.api import super_resolve
     from ..core.config import HACBSRConfig
     from ..core.errors import HACBSRError
-    from ..files import read_image
+    from ..files import read_product
     from ..outputs import write_result
+    from .outdir import describe_os_error
 
     start = time.perf_counter()
     outcome: dict[str, Any] = {"key": key, "worker": worker_label()}
     out = Path(out_dir)
     private = out / TMP_DIR_NAME / f"{key}-{uuid.uuid4().hex[:12]}"
     try:
-        image, axis = read_image(input_path, channel_axis)
+        image, axis, georef = read_product(input_path, channel_axis)  # georef: as `hacbsr run` writes it
         cfg = HACBSRConfig.from_dict(config)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
             result = super_resolve(image, cfg.scale, config=cfg, channel_axis=axis)
         source = {"input": str(input_path), "input_shape": list(image.shape)}
-        written = write_result(private, Path(input_path).stem, result, source)
+        written = write_result(private, Path(input_path).stem, result, source, georef)
         _fault_hook(key)
         outcome.update(
             status="done",
@@ -92,6 +94,9 @@ def run_item(
     except ValueError as exc:  # unreadable file, invalid image or option: ImageReadError is a ValueError
         message = str(exc)
         outcome.update(status="failed", error=message if message.startswith(input_path) else f"{input_path}: {message}")
+    except OSError as exc:  # full disk, quota, permissions: fails once, in words (a retry would fail the same)
+        reason = describe_os_error(exc, out)
+        outcome.update(status="failed", error=f"{input_path}: cannot read or write {exc.filename or out}: {reason}")
     except HACBSRError as exc:  # out of memory (memory already released), CLIP required but missing
         outcome.update(status="failed", error=f"{type(exc).__name__}: {exc}")
     finally:

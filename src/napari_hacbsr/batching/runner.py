@@ -8,114 +8,24 @@ paths on its workers (a shared file system) and napari-hacbsr installed there.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..core.config import HACBSRConfig
+from .cluster import LOCAL_CLUSTER_CONFIG, connect, require_distributed, start_local_cluster
 from .inputs import expand_inputs
 from .item import TMP_DIR_NAME, run_item
 from .manifest import Manifest, config_hash, file_hash
+from .outdir import OutputLock, probe_output_folder
 from .report import BatchReport
 
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 # Retries of an item whose task raised unexpectedly (expected failures are outcomes, never retried).
 DEFAULT_RETRIES = 1
-# How often an item is retried after a worker running it died (killed: out of memory, a crash); at the
-# next death it is reported failed. Dask's own default, so local and remote clusters behave alike (a
-# cluster given by address keeps its `distributed.scheduler.allowed-failures`). Dask also counts a
-# death against an item merely queued on that worker, hence not fewer.
-WORKER_DEATH_RETRIES = 3
-# One torch/BLAS thread per CPU worker: the cluster's parallelism is its workers, not threads in them.
-ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-DASHBOARD_ADDRESS = ":8787"  # distributed moves to a free port when this one is taken
-# Dask's nannies export MALLOC_TRIM_THRESHOLD_=65536 to their workers, which turns off glibc's dynamic
-# mmap threshold: every large short-lived torch buffer then costs fresh page faults, and items ran
-# 30-40 % slower on a worker than in a plain process (interleaved probe, benchmarks/batch.py). Local
-# clusters drop it (None unsets a pre-spawn variable); docs/user-guide.md says how for other clusters.
-LOCAL_CLUSTER_CONFIG = {
-    "distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES,
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-}
-
-
-def require_distributed():
-    """The `distributed` module; ImportError that names the extra when it is not installed."""
-    try:
-        import distributed
-    except ImportError:
-        raise ImportError("batch runs need Dask distributed: pip install 'napari-hacbsr[batch]'") from None
-    return distributed
-
-
-def _visible_gpus() -> list[str]:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        return []
-    if not torch.cuda.is_available():
-        return []
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
-    ids = [v for v in visible.split(",") if v] if visible else [str(i) for i in range(torch.cuda.device_count())]
-    return ids[: torch.cuda.device_count()]
-
-
-def start_local_cluster(workers: int | None = None):
-    """One worker process per GPU (pinned with CUDA_VISIBLE_DEVICES), else one per CPU core, 1 thread each."""
-    distributed = require_distributed()
-    import dask
-
-    gpus = _visible_gpus()
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        if gpus:
-            chosen = gpus[: workers or len(gpus)]
-            spec = {
-                f"gpu{gpu}": {
-                    "cls": distributed.Nanny,
-                    "options": {"nthreads": 1, "env": {**ONE_THREAD_ENV, "CUDA_VISIBLE_DEVICES": gpu}},
-                }
-                for gpu in chosen
-            }
-            scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": DASHBOARD_ADDRESS}}
-            return distributed.SpecCluster(workers=spec, scheduler=scheduler, name="hacbsr-gpu")
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        n = workers or cores
-        return distributed.LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=DASHBOARD_ADDRESS,
-            env=ONE_THREAD_ENV,
-        )
-
-
-@contextlib.contextmanager
-def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A Client on `scheduler` (or $DASK_SCHEDULER_ADDRESS), else on a local cluster closed on exit."""
-    distributed = require_distributed()
-    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    if address:
-        try:
-            client = distributed.Client(address, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionError(
-                f"cannot reach the Dask scheduler at {address} ({exc}); check the address and that it runs"
-            ) from None
-        with client:
-            yield client
-        return
-    cluster = start_local_cluster(workers)
-    try:
-        with distributed.Client(cluster) as client:
-            yield client
-    finally:
-        cluster.close()
 
 
 def _failure_reason(future) -> str:
@@ -150,6 +60,7 @@ class BatchRun:
         require_distributed()  # before any work: the message names the extra to install
         self.out = Path(out)
         self.files = expand_inputs(inputs, self.out)
+        probe_output_folder(self.out)  # a file, a read-only folder: refused before any work
         self.config = config
         self.scheduler, self.workers = scheduler, workers
         self.channel_axis, self.retries = channel_axis, retries
@@ -169,8 +80,12 @@ class BatchRun:
 
     def run(self) -> BatchReport:
         """Run the items still to do on the cluster and return the BatchReport."""
+        probe_output_folder(self.out)
+        with OutputLock(self.out):  # one batch per OUT: refuses a second one, naming the first
+            return self._run_locked()
+
+    def _run_locked(self) -> BatchReport:
         start = time.perf_counter()
-        self.out.mkdir(parents=True, exist_ok=True)
         manifest = Manifest.load(self.out)
         report = BatchReport(out_dir=self.out, manifest=manifest.path)
         cfg = self.config.to_dict()
@@ -238,7 +153,7 @@ class BatchRun:
                 config_hash=cfg_hash,
                 status="queued",
                 error=None,
-                attempts=int(previous.get("attempts", 0)) + 1,
+                attempts=(previous.get("attempts") or 0) + 1,
                 queued_at=time.time(),
             )
             args = (key, str(path), str(self.out), cfg, self.channel_axis)
@@ -280,6 +195,9 @@ class BatchRun:
         from tqdm.auto import tqdm
 
         return tqdm(total=total, initial=already, desc="HACBSR batch", unit="item")
+
+
+__all__ = ["LOCAL_CLUSTER_CONFIG", "BatchRun", "run_batch", "start_local_cluster"]  # (benchmarks/batch.py)
 
 
 def run_batch(
