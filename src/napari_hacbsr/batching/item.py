@@ -59,9 +59,17 @@ def _publish(written: dict[str, Path], out_dir: Path) -> dict[str, str]:
 
 
 def run_item(
-    key: str, input_path: str, out_dir: str, config: dict[str, Any], channel_axis: int | None = None
+    key: str,
+    input_path: str,
+    out_dir: str,
+    config: dict[str, Any],
+    channel_axis: int | None = None,
+    stop_file: str | None = None,
 ) -> dict[str, Any]:
-    """Super-resolve one file into `out_dir`; returns the outcome record for the manifest."""
+    """Super-resolve one file into `out_dir`; returns the outcome record for the manifest.
+
+    While `stop_file` exists (the batch was stopped) the item stops within a step and publishes nothing.
+    """
     from ..core.api import super_resolve
     from ..core.config import HACBSRConfig
     from ..core.errors import HACBSRError
@@ -73,15 +81,27 @@ def run_item(
     outcome: dict[str, Any] = {"key": key, "worker": worker_label()}
     out = Path(out_dir)
     private = out / TMP_DIR_NAME / f"{key}-{uuid.uuid4().hex[:12]}"
+    stop = Path(stop_file) if stop_file else None
+
+    def stopped() -> bool:
+        return stop is not None and stop.exists()
+
     try:
+        if stopped():
+            outcome.update(status="cancelled", error="stopped before it started", seconds=0.0)
+            return outcome
         image, axis, georef = read_product(input_path, channel_axis)  # georef: as `hacbsr run` writes it
         cfg = HACBSRConfig.from_dict(config)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            result = super_resolve(image, cfg.scale, config=cfg, channel_axis=axis)
+            result = super_resolve(image, cfg.scale, config=cfg, channel_axis=axis, should_stop=stopped)
         source = {"input": str(input_path), "input_shape": list(image.shape)}
         written = write_result(private, Path(input_path).stem, result, source, georef)
         _fault_hook(key)
+        if stopped():  # the last look before publishing: after it, the item is done and recorded so
+            outcome.update(status="cancelled", error="stopped before it finished")
+            outcome["seconds"] = time.perf_counter() - start
+            return outcome
         outcome.update(
             status="done",
             outputs=_publish(written, out),
