@@ -11,8 +11,8 @@ import pytest
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     pytest.importorskip("distributed")
+    from napari_hacbsr.batching.cluster import start_local_cluster
     from napari_hacbsr.batching.item import FAULT_ENV
-    from napari_hacbsr.batching.runner import start_local_cluster
 
     fault_dir = tmp_path_factory.mktemp("faults")
     os.environ[FAULT_ENV] = str(fault_dir)  # inherited by the worker processes (and their restarts)

@@ -10,6 +10,7 @@ import pytest
 import tifffile
 
 from napari_hacbsr.batching.manifest import MANIFEST_NAME, Manifest
+from napari_hacbsr.batching.outdir import LOCK_NAME
 from napari_hacbsr.batching.runner import BatchRun
 from napari_hacbsr.cli import main
 from napari_hacbsr.core.config import HACBSRConfig
@@ -74,8 +75,9 @@ def test_second_run_does_no_work_and_other_settings_redo(cluster, tmp_path, monk
 
     assert main(argv) == 0
     assert "done 0, skipped 3, failed 0" in capsys.readouterr().out
-    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != MANIFEST_NAME} == {
-        k: v for k, v in stamps.items() if k != MANIFEST_NAME
+    ours = (MANIFEST_NAME, LOCK_NAME)  # the batch's own files; every output stays untouched
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name not in ours} == {
+        k: v for k, v in stamps.items() if k not in ours
     }
 
     assert main([*argv, "--seed", "1"]) == 0  # a different config hash: the work is redone
@@ -104,7 +106,7 @@ def test_killed_workers_leave_no_partial_file_retry_then_report(cluster, tmp_pat
     assert records[paths[2].stem]["status"] == "failed"
     done = [p for p in paths if p != paths[2]]
     written = [p for path in done for role, p in output_paths(out, path.stem, 2).items() if role != "consistency_tiff"]
-    expected = {MANIFEST_NAME} | {p.name for p in written}  # (the LR-consistency map is the fast path's)
+    expected = {MANIFEST_NAME, LOCK_NAME} | {p.name for p in written}  # (the LR-consistency map is the fast path's)
     assert _files(out) == expected  # every good item's outputs once, no private folder, no partial file
     for path in done:
         assert tifffile.imread(output_paths(out, path.stem, 2)["sr_tiff"]).shape == (40, 40)
@@ -126,8 +128,50 @@ def test_stopped_batch_resumes_where_it_stopped(cluster, tmp_path):
     assert 1 <= len(first.done) < 5 and first.cancelled and first.exit_code == 1
     statuses = {k: r["status"] for k, r in Manifest.load(out).records.items()}
     assert sorted(statuses) == [p.stem for p in paths] and set(statuses.values()) <= {"done", "cancelled"}
+    for key, status in statuses.items():  # the manifest says what OUT holds: an item stopped published nothing
+        assert output_paths(out, key, 2)["json"].is_file() == (status == "done"), (key, status)
 
     second = BatchRun([tmp_path / "in"], out, config, scheduler=cluster.address).run()
     assert {i["key"] for i in second.skipped} == {i["key"] for i in first.done}
     assert len(second.skipped) + len(second.done) == 5 and second.exit_code == 0
     assert all(Path(p).is_file() for p in (output_paths(out, s.stem, 2)["sr_tiff"] for s in paths))
+
+
+def test_a_lost_scheduler_ends_the_batch_in_words(tmp_path):
+    import subprocess
+    import sys
+    import threading
+
+    from napari_hacbsr.batching.cluster import probe_scheduler
+
+    port = 8700 + (hash(str(tmp_path)) % 80)
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen(  # a scheduler without workers: the items stay queued until it dies
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--dashboard-address", "127.0.0.1:0"],
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(60):
+            try:
+                probe_scheduler(address, connect_s=1, handshake_s=2)
+                break
+            except ConnectionError:
+                continue
+        write_images(tmp_path / "in", 2)
+        out = tmp_path / "out"
+
+        def kill_soon(message):
+            if message.startswith("Dask dashboard"):
+                threading.Timer(1.0, scheduler.kill).start()
+
+        run = BatchRun([tmp_path / "in"], out, HACBSRConfig(scale=2, **TINY), scheduler=address, log=kill_soon)
+        report = run.run()
+    finally:
+        scheduler.kill()
+        scheduler.wait()
+    assert report.error is not None, report.table()
+    assert report.error.startswith(f"lost the Dask scheduler at {address}")
+    assert "run the same batch again to resume" in report.error and report.exit_code == 1
+    assert len(report.cancelled) == 2 and report.error in report.summary()
+    assert {r["status"] for r in Manifest.load(out).records.values()} == {"cancelled"}

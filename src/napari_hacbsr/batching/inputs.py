@@ -41,6 +41,11 @@ def expand_inputs(specs: Iterable[str | Path], out_dir: str | Path | None = None
         path = Path(text).expanduser()
         if path.is_dir():
             matches = _readable_files(path.iterdir(), skip_dir)
+            if not matches and _readable_files(path.iterdir(), None):
+                raise BatchInputError(
+                    f"{path}: the output folder {out_dir} is this folder or holds it, and files in the output "
+                    f"folder are never inputs (outputs of earlier runs); choose an output folder (-o) outside it"
+                )
             if not matches:
                 raise BatchInputError(
                     f"{path}: folder holds no readable images ({', '.join(sorted(READABLE_SUFFIXES))})"
@@ -48,7 +53,13 @@ def expand_inputs(specs: Iterable[str | Path], out_dir: str | Path | None = None
         elif path.exists():
             matches = [path]  # named explicitly: tried whatever its suffix, a failure is reported per item
         elif GLOB_CHARS & set(text):
-            matches = _readable_files((Path(m) for m in glob.glob(str(path), recursive=True)), skip_dir)
+            candidates = [Path(m) for m in glob.glob(str(path), recursive=True)]
+            matches = _readable_files(candidates, skip_dir)
+            if not matches and _readable_files(candidates, None):
+                raise BatchInputError(
+                    f"{text}: every matching image is inside the output folder {out_dir}, and files in the output "
+                    f"folder are never inputs; choose an output folder (-o) outside them"
+                )
             if not matches:
                 raise BatchInputError(f"{text}: the pattern matches no readable image files")
         else:

@@ -3,7 +3,8 @@
 The files are written into a private folder under OUT/.hacbsr_tmp and renamed into OUT only when all
 of them are complete (the JSON sidecar last), so a worker killed mid-item leaves no partial output in
 OUT; the runner removes the orphaned private folder. Expected failures (unreadable file, invalid image,
-out of memory) come back as a "failed" outcome with the reason; anything else raises, so Dask retries it.
+out of memory, an OSError such as a full disk) come back as a "failed" outcome with the reason;
+anything else raises, so Dask retries it.
 """
 
 from __future__ import annotations
@@ -58,28 +59,49 @@ def _publish(written: dict[str, Path], out_dir: Path) -> dict[str, str]:
 
 
 def run_item(
-    key: str, input_path: str, out_dir: str, config: dict[str, Any], channel_axis: int | None = None
+    key: str,
+    input_path: str,
+    out_dir: str,
+    config: dict[str, Any],
+    channel_axis: int | None = None,
+    stop_file: str | None = None,
 ) -> dict[str, Any]:
-    """Super-resolve one file into `out_dir`; returns the outcome record for the manifest."""
+    """Super-resolve one file into `out_dir`; returns the outcome record for the manifest.
+
+    While `stop_file` exists (the batch was stopped) the item stops within a step and publishes nothing.
+    """
     from ..core.api import super_resolve
     from ..core.config import HACBSRConfig
     from ..core.errors import HACBSRError
-    from ..files import read_image
+    from ..files import read_product
     from ..outputs import write_result
+    from .outdir import describe_os_error
 
     start = time.perf_counter()
     outcome: dict[str, Any] = {"key": key, "worker": worker_label()}
     out = Path(out_dir)
     private = out / TMP_DIR_NAME / f"{key}-{uuid.uuid4().hex[:12]}"
+    stop = Path(stop_file) if stop_file else None
+
+    def stopped() -> bool:
+        return stop is not None and stop.exists()
+
     try:
-        image, axis = read_image(input_path, channel_axis)
+        if stopped():
+            outcome.update(status="cancelled", error="stopped before it started", seconds=0.0)
+            return outcome
+        image, axis, georef = read_product(input_path, channel_axis)  # georef: as `hacbsr run` writes it
         cfg = HACBSRConfig.from_dict(config)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            result = super_resolve(image, cfg.scale, config=cfg, channel_axis=axis)
+            result = super_resolve(image, cfg.scale, config=cfg, channel_axis=axis, should_stop=stopped)
         source = {"input": str(input_path), "input_shape": list(image.shape)}
-        written = write_result(private, Path(input_path).stem, result, source)
+        written = write_result(private, Path(input_path).stem, result, source, georef)
         _fault_hook(key)
+        if stopped():  # the last look before publishing: after it, the item is done and recorded so
+            outcome.update(status="cancelled", error="stopped before it finished")
+            outcome["seconds"] = time.perf_counter() - start
+            return outcome
         outcome.update(
             status="done",
             outputs=_publish(written, out),
@@ -92,6 +114,9 @@ def run_item(
     except ValueError as exc:  # unreadable file, invalid image or option: ImageReadError is a ValueError
         message = str(exc)
         outcome.update(status="failed", error=message if message.startswith(input_path) else f"{input_path}: {message}")
+    except OSError as exc:  # full disk, quota, permissions: fails once, in words (a retry would fail the same)
+        reason = describe_os_error(exc, out)
+        outcome.update(status="failed", error=f"{input_path}: cannot read or write {exc.filename or out}: {reason}")
     except HACBSRError as exc:  # out of memory (memory already released), CLIP required but missing
         outcome.update(status="failed", error=f"{type(exc).__name__}: {exc}")
     finally:

@@ -43,6 +43,38 @@ class ManifestError(ValueError):
     """The manifest exists but cannot be used; the message says what to do."""
 
 
+# The fields the batch reads back, and the types a record must give them (absent or null is fine,
+# except where None is not in the tuple).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "key": (str,),
+    "status": (str,),
+    "outputs": (dict, type(None)),
+    "attempts": (int, type(None)),
+    "content_hash": (str, type(None)),
+    "config_hash": (str, type(None)),
+}
+
+
+def _field_problem(record: Any) -> str | None:
+    """What is wrong with a parsed record's fields, or None."""
+    if not isinstance(record, dict):
+        return "is not a JSON object"
+    if "key" not in record:
+        return "has no 'key'"
+    for name, types in _FIELD_TYPES.items():
+        value = record.get(name)
+        if name in record and (not isinstance(value, types) or isinstance(value, bool)):
+            kinds = " or ".join("null" if t is type(None) else {dict: "an object", int: "an integer"}.get(t, "a string")
+                                for t in types)  # fmt: skip
+            return f"field {name!r} must be {kinds}, got {json.dumps(value)}"
+    outputs = record.get("outputs") or {}
+    if not all(isinstance(p, str) for p in outputs.values()):
+        return "field 'outputs' must map each role to a path (a string)"
+    if record.get("status") is not None and record["status"] not in STATUSES:
+        return f"field 'status' must be one of {', '.join(STATUSES)}, got {json.dumps(record['status'])}"
+    return None
+
+
 class Manifest:
     """Records by key (the input's stem, which also names its outputs)."""
 
@@ -63,12 +95,18 @@ class Manifest:
             for number, line in enumerate(lines, 1):
                 try:
                     record = json.loads(line)
-                    records[record["key"]] = record
-                except (json.JSONDecodeError, KeyError, TypeError):
+                except json.JSONDecodeError:
                     if number != len(lines):  # a torn last line is what a crash leaves; anything else is not
                         raise ManifestError(
                             f"{path}: line {number} is not a manifest record; move the file away to start over"
                         ) from None
+                    continue
+                problem = _field_problem(record)
+                if problem is not None:  # valid JSON that is not ours: edited by hand, or another program's
+                    raise ManifestError(
+                        f"{path}: line {number} {problem}; fix that line or move the file away to start over"
+                    )
+                records[record["key"]] = record
         manifest = cls(path, records)
         if records:
             manifest._compact()

@@ -26,6 +26,7 @@ class BatchReport:
     wall_seconds: float = 0.0
     dashboard: str | None = None
     interrupted: bool = False
+    error: str | None = None  # why the batch ended early (the scheduler was lost); None when it did not
 
     def _status(self, status: str) -> list[dict[str, Any]]:
         return [item for item in self.items if item["status"] == status]
@@ -53,7 +54,7 @@ class BatchReport:
     @property
     def ok(self) -> bool:
         """Whether nothing failed, was cancelled or was interrupted."""
-        return not (self.failed or self.cancelled or self.interrupted)
+        return not (self.failed or self.cancelled or self.interrupted or self.error)
 
     @property
     def exit_code(self) -> int:
@@ -70,6 +71,7 @@ class BatchReport:
         return (
             f"done {len(self.done)}, skipped {len(self.skipped)}, failed {len(self.failed)}{cancelled} "
             f"in {self.wall_seconds:.1f} s{per_item}; manifest {self.manifest}"
+            f"{'' if self.error is None else '; ' + self.error}"
         )
 
     def table(self) -> str:

@@ -8,114 +8,31 @@ paths on its workers (a shared file system) and napari-hacbsr installed there.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..core.config import HACBSRConfig
+from .cluster import LOCAL_CLUSTER_CONFIG, SCHEDULER_ENV, connect, require_distributed, start_local_cluster
 from .inputs import expand_inputs
 from .item import TMP_DIR_NAME, run_item
 from .manifest import Manifest, config_hash, file_hash
+from .outdir import OutputLock, probe_output_folder
 from .report import BatchReport
 
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 # Retries of an item whose task raised unexpectedly (expected failures are outcomes, never retried).
 DEFAULT_RETRIES = 1
-# How often an item is retried after a worker running it died (killed: out of memory, a crash); at the
-# next death it is reported failed. Dask's own default, so local and remote clusters behave alike (a
-# cluster given by address keeps its `distributed.scheduler.allowed-failures`). Dask also counts a
-# death against an item merely queued on that worker, hence not fewer.
-WORKER_DEATH_RETRIES = 3
-# One torch/BLAS thread per CPU worker: the cluster's parallelism is its workers, not threads in them.
-ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-DASHBOARD_ADDRESS = ":8787"  # distributed moves to a free port when this one is taken
-# Dask's nannies export MALLOC_TRIM_THRESHOLD_=65536 to their workers, which turns off glibc's dynamic
-# mmap threshold: every large short-lived torch buffer then costs fresh page faults, and items ran
-# 30-40 % slower on a worker than in a plain process (interleaved probe, benchmarks/batch.py). Local
-# clusters drop it (None unsets a pre-spawn variable); docs/user-guide.md says how for other clusters.
-LOCAL_CLUSTER_CONFIG = {
-    "distributed.scheduler.allowed-failures": WORKER_DEATH_RETRIES,
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-}
-
-
-def require_distributed():
-    """The `distributed` module; ImportError that names the extra when it is not installed."""
-    try:
-        import distributed
-    except ImportError:
-        raise ImportError("batch runs need Dask distributed: pip install 'napari-hacbsr[batch]'") from None
-    return distributed
-
-
-def _visible_gpus() -> list[str]:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        return []
-    if not torch.cuda.is_available():
-        return []
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
-    ids = [v for v in visible.split(",") if v] if visible else [str(i) for i in range(torch.cuda.device_count())]
-    return ids[: torch.cuda.device_count()]
-
-
-def start_local_cluster(workers: int | None = None):
-    """One worker process per GPU (pinned with CUDA_VISIBLE_DEVICES), else one per CPU core, 1 thread each."""
-    distributed = require_distributed()
-    import dask
-
-    gpus = _visible_gpus()
-    with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        if gpus:
-            chosen = gpus[: workers or len(gpus)]
-            spec = {
-                f"gpu{gpu}": {
-                    "cls": distributed.Nanny,
-                    "options": {"nthreads": 1, "env": {**ONE_THREAD_ENV, "CUDA_VISIBLE_DEVICES": gpu}},
-                }
-                for gpu in chosen
-            }
-            scheduler = {"cls": distributed.Scheduler, "options": {"dashboard_address": DASHBOARD_ADDRESS}}
-            return distributed.SpecCluster(workers=spec, scheduler=scheduler, name="hacbsr-gpu")
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        n = workers or cores
-        return distributed.LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=DASHBOARD_ADDRESS,
-            env=ONE_THREAD_ENV,
-        )
-
-
-@contextlib.contextmanager
-def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A Client on `scheduler` (or $DASK_SCHEDULER_ADDRESS), else on a local cluster closed on exit."""
-    distributed = require_distributed()
-    address = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    if address:
-        try:
-            client = distributed.Client(address, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise ConnectionError(
-                f"cannot reach the Dask scheduler at {address} ({exc}); check the address and that it runs"
-            ) from None
-        with client:
-            yield client
-        return
-    cluster = start_local_cluster(workers)
-    try:
-        with distributed.Client(cluster) as client:
-            yield client
-    finally:
-        cluster.close()
+# After Stop or Ctrl-C, how long the batch waits for the items running on workers: they poll the stop
+# file every step and return without publishing, or return done when they were already publishing, so
+# the manifest says what OUT holds. Past this, they are cancelled and recorded so (a second Ctrl-C too).
+STOP_WAIT_S = 60.0
+POLL_S = 0.2  # how often the driver looks for finished items
+LOST = "scheduler-connection-lost"  # Dask's reason for the futures of a client that lost its scheduler
 
 
 def _failure_reason(future) -> str:
@@ -128,6 +45,14 @@ def _failure_reason(future) -> str:
             "try a smaller image or a machine with more memory"
         )
     return f"{type(exc).__name__}: {exc}"
+
+
+def _cancel_reason(future) -> str:
+    try:
+        future.result(timeout=0)
+    except BaseException as exc:  # noqa: BLE001 - FutureCancelledError carries Dask's reason in its text
+        return str(exc)
+    return ""
 
 
 class BatchRun:
@@ -150,27 +75,37 @@ class BatchRun:
         require_distributed()  # before any work: the message names the extra to install
         self.out = Path(out)
         self.files = expand_inputs(inputs, self.out)
+        probe_output_folder(self.out)  # a file, a read-only folder: refused before any work
         self.config = config
         self.scheduler, self.workers = scheduler, workers
         self.channel_axis, self.retries = channel_axis, retries
         self.progress, self.on_item = progress, on_item
         self.log = log or (lambda message: None)
         self._cancelled = threading.Event()
+        self._batch_id = uuid.uuid4().hex[:8]
+        # workers see Stop through this file (the batch needs a file system they share with it anyway)
+        self._stop_file = self.out / TMP_DIR_NAME / f"stop-{self._batch_id}"
         self._client = None
         self._pending: dict[Any, str] = {}
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
-        """Stop: the remaining items are cancelled (an item already running on a worker finishes there)."""
+        """Stop (from any thread): running items stop within a step without publishing, the rest never start."""
         self._cancelled.set()
-        with self._lock:
-            if self._client is not None and self._pending:
-                self._client.cancel(list(self._pending))
+        try:
+            self._stop_file.parent.mkdir(parents=True, exist_ok=True)
+            self._stop_file.touch()
+        except OSError:  # OUT gone or unwritable: the items are cancelled after STOP_WAIT_S instead
+            pass
 
     def run(self) -> BatchReport:
         """Run the items still to do on the cluster and return the BatchReport."""
+        probe_output_folder(self.out)
+        with OutputLock(self.out):  # one batch per OUT: refuses a second one, naming the first
+            return self._run_locked()
+
+    def _run_locked(self) -> BatchReport:
         start = time.perf_counter()
-        self.out.mkdir(parents=True, exist_ok=True)
         manifest = Manifest.load(self.out)
         report = BatchReport(out_dir=self.out, manifest=manifest.path)
         cfg = self.config.to_dict()
@@ -204,31 +139,39 @@ class BatchRun:
         report.wall_seconds = time.perf_counter() - start
         return report
 
+    def _address(self) -> str:
+        return self.scheduler or os.environ.get(SCHEDULER_ENV) or "the local cluster"
+
     def _notify_planned(self, report: BatchReport, total: int) -> None:
         if self.on_item is not None:
             for done, record in enumerate(report.items, 1):
                 self.on_item(record, done, total)
 
     def _execute(self, todo, cfg, cfg_hash, manifest: Manifest, report: BatchReport) -> None:
+        import logging
+
+        # the Client logs the lost scheduler as tracebacks; the report says it in words
+        client_log = logging.getLogger("distributed.client")
+        level = client_log.level
         with connect(self.scheduler, self.workers) as client:
             report.dashboard = client.dashboard_link
             self.log(f"Dask dashboard: {report.dashboard}")
+            client_log.setLevel(logging.CRITICAL)
             try:
                 with self._lock:
                     self._client = client
                     self._submit(client, todo, cfg, cfg_hash, manifest)
-                if self._cancelled.is_set():  # stopped while submitting
-                    self.cancel()
-                    return
                 self._collect(manifest, report)
+                if self._pending and report.error is None:  # not back within STOP_WAIT_S of Stop
+                    client.cancel(list(self._pending))
             finally:
+                client_log.setLevel(level)
                 with self._lock:
                     self._client = None
         if not self._pending:
             shutil.rmtree(self.out / TMP_DIR_NAME, ignore_errors=True)  # private files of killed workers
 
     def _submit(self, client, todo, cfg, cfg_hash, manifest: Manifest) -> None:
-        batch_id = uuid.uuid4().hex[:8]
         for key, path, content in todo:
             previous = manifest.records.get(key, {})
             manifest.update(
@@ -238,41 +181,72 @@ class BatchRun:
                 config_hash=cfg_hash,
                 status="queued",
                 error=None,
-                attempts=int(previous.get("attempts", 0)) + 1,
+                attempts=(previous.get("attempts") or 0) + 1,
                 queued_at=time.time(),
             )
-            args = (key, str(path), str(self.out), cfg, self.channel_axis)
-            future = client.submit(run_item, *args, key=f"hacbsr-{key}-{batch_id}", retries=self.retries, pure=False)
+            args = (key, str(path), str(self.out), cfg, self.channel_axis, str(self._stop_file))
+            task = f"hacbsr-{key}-{self._batch_id}"
+            future = client.submit(run_item, *args, key=task, retries=self.retries, pure=False)
             self._pending[future] = key
 
     def _collect(self, manifest: Manifest, report: BatchReport) -> None:
-        """Record each item as it finishes (any order), until all are in or the batch is stopped."""
+        """Record each item as it finishes (any order); after Stop, wait (bounded) for the running ones."""
         distributed = require_distributed()
         total = len(self.files)
         bar = self._bar(total, len(report.items))
+        completed = distributed.as_completed(list(self._pending))
+        deadline = None
         try:
-            for future in distributed.as_completed(list(self._pending)):
-                with self._lock:
-                    key = self._pending.pop(future, None)
-                if key is None:
-                    continue
-                if future.status == "finished":
-                    outcome = {k: v for k, v in future.result().items() if k != "key"}
-                elif future.status == "cancelled":
-                    outcome = {"status": "cancelled", "error": "stopped before it finished"}
-                else:
-                    outcome = {"status": "failed", "error": _failure_reason(future)}
-                record = manifest.update(key, **outcome, finished_at=time.time())
-                report.items.append(record)
-                if bar is not None:
-                    bar.update(1)
-                if self.on_item is not None:
-                    self.on_item(record, len(report.items), total)
-                if self._cancelled.is_set():
-                    break
+            while not completed.is_empty():
+                try:
+                    if self._cancelled.is_set() and deadline is None:
+                        deadline = time.monotonic() + STOP_WAIT_S
+                    if deadline is not None and time.monotonic() > deadline:
+                        return
+                    ready = completed.next_batch(block=False)
+                    if not ready:
+                        time.sleep(POLL_S)
+                    for future in ready:
+                        if self._record(future, manifest, report, total, bar):
+                            return  # the scheduler is gone: what did not finish is recorded cancelled
+                except KeyboardInterrupt:
+                    if report.interrupted:  # a second Ctrl-C: stop waiting for the running items
+                        return
+                    report.interrupted = True
+                    self.log("hacbsr: interrupted; waiting for the running items to stop (Ctrl-C again: don't wait)")
+                    self.cancel()
         finally:
             if bar is not None:
                 bar.close()
+
+    def _record(self, future, manifest: Manifest, report: BatchReport, total: int, bar) -> bool:
+        """Record one finished future; True when it says the scheduler was lost."""
+        with self._lock:
+            key = self._pending.pop(future, None)
+        if key is None:
+            return False
+        if future.status == "finished":
+            outcome = {k: v for k, v in future.result().items() if k != "key"}
+        elif future.status == "cancelled":
+            # the batch cancels nothing itself before Stop: a future cancelled otherwise lost its scheduler
+            if not self._cancelled.is_set() or LOST in _cancel_reason(future):
+                self._pending[future] = key  # recorded cancelled with the rest
+                report.error = (
+                    f"lost the Dask scheduler at {self._address()} (it stopped or the network "
+                    f"failed); the items not finished are recorded cancelled: run the same batch again to resume"
+                )
+                self.log(f"hacbsr: error: {report.error}")
+                return True
+            outcome = {"status": "cancelled", "error": "stopped before it finished"}
+        else:
+            outcome = {"status": "failed", "error": _failure_reason(future)}
+        record = manifest.update(key, **outcome, finished_at=time.time())
+        report.items.append(record)
+        if bar is not None:
+            bar.update(1)
+        if self.on_item is not None:
+            self.on_item(record, len(report.items), total)
+        return False
 
     def _bar(self, total: int, already: int):
         if not self.progress:
@@ -280,6 +254,9 @@ class BatchRun:
         from tqdm.auto import tqdm
 
         return tqdm(total=total, initial=already, desc="HACBSR batch", unit="item")
+
+
+__all__ = ["LOCAL_CLUSTER_CONFIG", "BatchRun", "run_batch", "start_local_cluster"]  # (benchmarks/batch.py)
 
 
 def run_batch(

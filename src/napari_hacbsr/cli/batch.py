@@ -14,7 +14,11 @@ def add_batch_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "batch",
         help="super-resolve many images (files, folders, globs) on a local or remote Dask cluster",
-        description="Exit codes: 0 all items done or skipped; 1 some failed; 2 bad arguments; 130 interrupted.",
+        description=(
+            "Exit codes: 0 all items done or skipped; 1 some failed or were stopped, or the scheduler was lost; "
+            "2 refused before any work (bad arguments, scheduler unreachable or not one, OUT unusable or held "
+            "by another batch, damaged manifest); 130 interrupted."
+        ),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or globs ('*.png')")
     p.add_argument("-o", "--output", required=True, help="output folder (outputs as `hacbsr run`, plus the manifest)")

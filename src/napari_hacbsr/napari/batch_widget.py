@@ -3,7 +3,8 @@
 Super-resolves a folder (or the open Image layers) into an output folder through `batching.BatchRun`,
 on a local Dask cluster or the scheduler address given. The batch runs in a plain thread; its progress
 reaches the widget through `ensure_main_thread`, so napari's main thread never waits on a worker and a
-failed batch cannot take napari down. Stop cancels the items not yet finished.
+failed batch cannot take napari down. Stop cancels the items not yet finished: running ones stop within
+a step and publish nothing, so OUT and the manifest agree (`BatchRun.cancel`).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class BatchWidget(Container):
         if self._run is not None:
             self._run.cancel()
         self.stop_button.enabled = False
-        self.status.value = "Stopping: items already running finish on their workers…"
+        self.status.value = "Stopping: running items stop within a step and publish nothing…"
 
     def _set_running(self, running: bool) -> None:
         self.run_button.enabled = not running
