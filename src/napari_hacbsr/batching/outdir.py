@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import socket
 import tempfile
 import time
@@ -20,17 +19,6 @@ from pathlib import Path
 from typing import Any
 
 LOCK_NAME = ".hacbsr_batch.lock"
-# What an OSError means for a user, by errno (the rest: the system's own words).
-_REASONS = {
-    errno.ENOSPC: "the disk is full",
-    errno.EDQUOT: "the disk quota is exceeded",
-    errno.EFBIG: "the file is larger than the file-size limit allows",
-    errno.EROFS: "the file system is read-only",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.ENOTDIR: "a part of the path is a file, not a folder",
-    errno.EISDIR: "a folder is in the way",
-}
 
 
 class OutputFolderError(ValueError):
@@ -38,16 +26,10 @@ class OutputFolderError(ValueError):
 
 
 def describe_os_error(exc: OSError, folder: str | Path | None = None) -> str:
-    """The reason of an OSError in words ("the disk is full"), without the library's byte counts."""
-    reason = _REASONS.get(exc.errno or -1)
-    if reason is None and exc.errno is None and folder is not None:
-        # numpy/tifffile report a short write as "N requested and M written" with no errno: say why
-        try:
-            full = shutil.disk_usage(folder).free < (1 << 20)
-        except OSError:
-            full = False
-        reason = "the disk is full" if full else f"a write failed ({exc})"
-    return reason or (exc.strerror or str(exc))
+    """The reason of an OSError in words ("the disk is full ..."), as `hacbsr run` words it (`staging`)."""
+    from ..staging import describe_os_error as reason_and_code
+
+    return reason_and_code(exc, Path(folder) if folder is not None else Path("."))[0]
 
 
 def probe_output_folder(out: str | Path) -> None:
