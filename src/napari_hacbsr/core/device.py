@@ -7,6 +7,8 @@ import os
 
 import torch
 
+from .errors import OutOfMemoryError
+
 DEVICE_ENV = "NAPARI_HACBSR_DEVICE"
 
 
@@ -102,6 +104,15 @@ def free_device_memory(device: torch.device | None = None) -> None:
         torch.cuda.empty_cache()
     if (device is None or device.type == "mps") and _mps_available() and hasattr(torch, "mps"):
         torch.mps.empty_cache()
+
+
+def out_of_memory(device: torch.device, lr_shape: tuple[int, ...], scale: int) -> OutOfMemoryError:
+    """The error of a run that ran out of memory on `device`, once its memory is released (freed here)."""
+    free_device_memory(device)
+    return OutOfMemoryError(
+        f"{describe_device(device)} ran out of memory for a {lr_shape[0]}×{lr_shape[1]} image at ×{scale}. "
+        f"Memory has been released: try a smaller crop, a smaller scale, or device='cpu'."
+    )
 
 
 def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
