@@ -120,7 +120,7 @@ def run_one(method: str, pair: dict[str, np.ndarray], scale: int, seed: int, arg
     elif method == "bicubic-phase":
         sr = np.clip(phase_correct_bicubic(pair["lr"], scale, SAMPLING), 0, 1)
     elif oracle_of(method) == "nonblind":
-        sr = nonblind(pair["lr"], pair["kernel"], scale, SAMPLING)
+        sr = nonblind(pair["lr"], pair["kernel"], scale, SAMPLING, noise_sigma=0.0)  # (noise-free 8-bit files)
     else:
         cfg = config_for(method, scale, seed, args.iterations, args.kernel_warmup)
         known = pair["kernel"] if oracle_of(method) == "dip" else None

@@ -88,7 +88,8 @@ def run_one(
             if method == "bicubic":
                 sr = np.asarray(bicubic_upscale(lr, scale), dtype=np.float64)
             elif oracle_of(method) == "nonblind":
-                sr = nonblind(lr, forward_kernel(pair["kernel"], scale, args.protocol), scale, sampling)
+                kernel, sigma = forward_kernel(pair["kernel"], scale, args.protocol), pair["params"]["noise_sigma"]
+                sr = nonblind(lr, kernel, scale, sampling, sigma)
             else:
                 sr = np.clip(phase_correct_bicubic(lr, scale, sampling), 0.0, 1.0)
             sr = sr[: hr.shape[0], : hr.shape[1]]
