@@ -8,6 +8,7 @@ Steps' LR residual ("lr_mse") and kernel, the very numbers the engine feeds it, 
 each tolerance of --tols gives the iteration each would stop at and the estimate it would return (that Step's
 picture) from the one run. Writes `<out>/convergence.csv` (a row per tolerance, the fixed count as tol 0) and
 `<out>/convergence_trace.csv` (per iteration: residual, its and the kernel's change over the window, PSNR-Y).
+`--replay TRACE` runs nothing: it replays the rule on such a trace (`<out>/convergence_replay.csv`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,33 @@ def measure(path: Path, scale: int, seed: int, args: argparse.Namespace) -> tupl
     return rows, trace
 
 
+def replay(trace_csv: Path, tols: list[float], first: int) -> list[dict]:
+    """The rule (`core.convergence.has_converged`) replayed on a trace's residuals and kernel changes: per
+    (image, scale, seed) and tolerance, the iteration it stops at and that iteration's PSNR-Y (the ceiling's
+    where it never fires). `first`: the plan's first check (the CPU default's share 27 + 10 = 37 at N = 100)."""
+    from napari_hacbsr.core.convergence import WINDOW, has_converged
+
+    runs: dict[tuple[str, str, str], list[dict]] = {}
+    for row in C.read_csv_rows(trace_csv):
+        runs.setdefault((row["image"], row["scale"], row["seed"]), []).append(row)
+    out = []
+    for (image, scale, seed), rows in runs.items():
+        rows.sort(key=lambda r: int(r["iteration"]))
+        residuals = [float(r["lr_mse"]) for r in rows]
+        fixed = rows[-1]
+        for tol in tols:
+            stop = next(
+                (r for i, r in enumerate(rows) if i + 1 >= max(first, 2 * WINDOW)
+                 and has_converged(residuals[i + 1 - 2 * WINDOW : i + 1], float(r["kernel_change"]), tol)),
+                fixed,
+            )  # fmt: skip
+            delta = float(stop["psnr_y"]) - float(fixed["psnr_y"])
+            out.append({"image": image, "scale": scale, "seed": seed, "tol": tol, "iterations_used": stop["iteration"],
+                        "ceiling": fixed["iteration"], "first_check": first, "psnr_y": stop["psnr_y"],
+                        "delta_vs_fixed": f"{delta:+.4f}", "trace_commit": fixed["git_commit"]})  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.convergence", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -85,7 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", type=Path, default=C.BENCH_OUT / "lr_cache")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--replay", type=Path, default=None, help="a trace CSV: replay the rule on it, run nothing")
+    p.add_argument("--first-check", type=int, default=37, help="with --replay: the plan's first check")
     args = p.parse_args(argv)
+    if args.replay is not None:
+        rows = replay(args.replay, args.tols, args.first_check)
+        commit = C.git_commit() or "unknown"
+        for row in rows:
+            fields = [*rows[0], "git_commit"]
+            C.append_csv_row(args.out / "convergence_replay.csv", {**row, "git_commit": commit}, fields)
+            print(f"x{row['scale']} {row['image'][:30]:30s} tol {row['tol']:<6} it {row['iterations_used']:>3} "
+                  f"PSNR-Y {row['psnr_y']} ({row['delta_vs_fixed']})")  # fmt: skip
+        return 0
     import torch
 
     torch.set_num_threads(args.threads)
