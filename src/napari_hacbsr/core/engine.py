@@ -340,8 +340,8 @@ def iterate(
     solver: Solver | None = None
     try:
         solver = Solver(prepared, cfg, device)
-        if known_kernel is not None:  # (its kernel stages then step no parameter)
-            solver.net_k = FixedKernel(known_kernel).to(device)
+        if known_kernel is not None:  # (HACBSR mode: its kernel stages fit it to itself, and no parameter moves)
+            solver.net_k, solver.draw_kernel = FixedKernel(known_kernel).to(device), lambda: known_kernel
         run_info: dict[str, Any] = run_labels(device, solver.encoder)
         converge = Convergence(cfg.convergence_tol, first_check(cfg.share_iterations))
         history: list[dict[str, float]] = []
@@ -371,8 +371,7 @@ def iterate(
                 break
         if solver.trained or not stopped:
             sr, kernel = solver.snapshot()
-        timings = dict(solver.timings)
-        timings["total"] = time.perf_counter() - start
+        timings = {**solver.timings, "total": time.perf_counter() - start}
         return Result(
             sr=sr,
             kernel=kernel,
