@@ -27,6 +27,7 @@ import numpy as np
 
 from . import _common as C
 from .methods import METHODS, method_config
+from .oracle import nonblind, oracle_of
 from .paths import ANCHOR_DIR, BENCH_OUT
 
 DEFAULT_DIR = ANCHOR_DIR  # (next to the planetary HR folder; HACBSR_ANCHOR_DIR overrides)
@@ -48,6 +49,7 @@ FIELDS = [
     "method",
     "seed",
     "iterations",
+    "iterations_done",
     "psnr_y",
     "ssim_y",
     "kernel_psnr",
@@ -117,9 +119,12 @@ def run_one(method: str, pair: dict[str, np.ndarray], scale: int, seed: int, arg
         sr = torch_bicubic(pair["lr"], scale)
     elif method == "bicubic-phase":
         sr = np.clip(phase_correct_bicubic(pair["lr"], scale, SAMPLING), 0, 1)
+    elif oracle_of(method) == "nonblind":
+        sr = nonblind(pair["lr"], pair["kernel"], scale, SAMPLING, noise_sigma=0.0)  # (noise-free 8-bit files)
     else:
         cfg = config_for(method, scale, seed, args.iterations, args.kernel_warmup)
-        gen = iterate(pair["lr"], cfg)
+        known = pair["kernel"] if oracle_of(method) == "dip" else None
+        gen = iterate(pair["lr"], cfg, known_kernel=known)
         warm = next(gen)
         while warm.stage != "warmup":  # (the setup Step comes first)
             warm = next(gen)
@@ -132,11 +137,12 @@ def run_one(method: str, pair: dict[str, np.ndarray], scale: int, seed: int, arg
         rms, centre = kernel_width(result.kernel)
         row.update(
             iterations=cfg.outer_iterations,
+            iterations_done=result.iterations_done,
             kernel_psnr=f"{kernel_psnr(result.kernel, pair['kernel']):.3f}",
             k_rms=f"{rms:.3f}",
             k_centre_err=f"{np.abs(centre - true_centre).max():.3f}",
             warmup_rms=f"{kernel_width(warm.kernel)[0]:.3f}",
-            s_per_iter=f"{(result.timings['total'] - result.timings['warmup']) / cfg.outer_iterations:.3f}",
+            s_per_iter=f"{(result.timings['total'] - result.timings['warmup']) / max(result.iterations_done, 1):.3f}",
         )
     metrics = evaluate_sr(sr, pair["hr"], scale)
     row.update(psnr_y=f"{metrics['psnr_y']:.4f}", ssim_y=f"{metrics['ssim_y']:.4f}")
@@ -233,7 +239,9 @@ def report(rows: list[dict[str, str]]) -> str:
                 psnrs, ssims = _values(sel, "psnr_y"), _values(sel, "ssim_y")
                 means.setdefault((method, iters), []).append((float(np.mean(psnrs)), float(np.mean(ssims))))
                 k_rms = f"{_ms(_values(sel, 'k_rms'))} ({sel[0]['k_rms_true']})"
-                lines.append([stem, method, iters or "—", str(len(sel)), _ms(psnrs), _ms(ssims, 4)])
+                used = _values(sel, "iterations_done")  # (fewer than planned where the run converged)
+                cell = f"{iters} ({_ms(used, 0)} used)" if used and used != [float(iters)] * len(used) else iters
+                lines.append([stem, method, cell or "—", str(len(sel)), _ms(psnrs), _ms(ssims, 4)])
                 lines[-1] += [_ms(_values(sel, "kernel_psnr")), k_rms, _ms(_values(sel, "warmup_rms"))]
                 lines[-1] += [_ms(_values(sel, "s_per_iter"))]
         for (method, iters), per_image in means.items():

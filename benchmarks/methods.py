@@ -1,8 +1,9 @@
 """The one table of the methods the benchmarks compare, and the one function that builds their configs.
 
 A method is a named preset of `napari_hacbsr.core.presets` plus field changes, or a baseline that is no
-engine run (bicubic). Every benchmark builds its configurations through `method_config`, so a name means
-the same run in quality, anchor, speed and trajectory. "-ck" / "-cl" mean *without* CKS / the history term
+engine run (bicubic); the two known-kernel bounds ("oracle-", `benchmarks.oracle`) are given the true kernel.
+Every benchmark builds its configurations through `method_config`, so a name means the same run in quality,
+anchor, speed and trajectory. "-ck" / "-cl" mean *without* CKS / the history term
 (the paper's ablation names). Settings that lost their experiments are not here: their rows in
 benchmarks/results/ stay reproducible at the commit each row records.
 """
@@ -24,6 +25,7 @@ class Method:
     label: str
     preset: str | None = "default"  # None: a baseline, not an engine run
     changes: Mapping[str, Any] = field(default_factory=dict)
+    oracle: str | None = None  # "nonblind" / "dip": given the true kernel (benchmarks.oracle); None: estimates it
 
     @property
     def engine(self) -> bool:
@@ -51,8 +53,12 @@ METHODS: dict[str, Method] = {
     "hacbsr-own-kernel": Method("HACBSR (own kernel model)", changes={"kernel_model": "hacbsr"}),
     # the fast path for whole frames (core.fast_frame): HACBSR's kernel from textured tiles, a non-blind solve
     "hacbsr-fast": Method("HACBSR fast (kernel + non-blind solve)", changes={"reconstruction": "fast"}),
+    # the known-kernel bounds: the true kernel in a non-blind solve (no seed), or frozen in the default's run
+    "oracle-nonblind": Method("True kernel, non-blind solve", None, oracle="nonblind"),
+    "oracle-dip": Method("True kernel, HACBSR image prior", oracle="dip"),
 }
-ENGINE_METHODS = [name for name, method in METHODS.items() if method.engine]
+# the methods a config alone runs (the oracles need the true kernel: benchmarks.oracle)
+ENGINE_METHODS = [name for name, method in METHODS.items() if method.engine and method.oracle is None]
 
 
 def label(name: str) -> str:

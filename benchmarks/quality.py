@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _common as C
 from .methods import METHODS, method_config
+from .oracle import dip, forward_kernel, nonblind, oracle_of
 from .quality_settings import CSV_FIELDS, check_resume, lr_cache, resolve_args, run_settings, schedule
 
 
@@ -78,6 +79,7 @@ def run_one(
     from napari_hacbsr.core.metrics import evaluate_sr, kernel_psnr
 
     lr, hr = pair["lr"], pair["hr"]
+    sampling = PROTOCOL_SAMPLING[args.protocol]
     info: dict[str, Any] = {}
     baseline = not METHODS[method].engine
     with C.PeakMemory(args.device if not baseline else "cpu") as mem:
@@ -85,14 +87,20 @@ def run_one(
         if baseline:
             if method == "bicubic":
                 sr = np.asarray(bicubic_upscale(lr, scale), dtype=np.float64)
+            elif oracle_of(method) == "nonblind":
+                kernel, sigma = forward_kernel(pair["kernel"], scale, args.protocol), pair["params"]["noise_sigma"]
+                sr = nonblind(lr, kernel, scale, sampling, sigma)
             else:
-                sr = np.clip(phase_correct_bicubic(lr, scale, PROTOCOL_SAMPLING[args.protocol]), 0.0, 1.0)
+                sr = np.clip(phase_correct_bicubic(lr, scale, sampling), 0.0, 1.0)
             sr = sr[: hr.shape[0], : hr.shape[1]]
             k_est = None
             info.update(device="cpu", encoder="", iterations="", inner_steps="", precision="", lr_consistency="")
         else:
             config = engine_config(args, method, scale, seed)
-            result = run_engine(lr, config, label, args.quiet)
+            if oracle_of(method) == "dip":
+                result = dip(lr, forward_kernel(pair["kernel"], scale, args.protocol), config)
+            else:
+                result = run_engine(lr, config, label, args.quiet)
             sr, k_est = np.asarray(result.sr, dtype=np.float64), np.asarray(result.kernel)
             info.update(
                 device=result.device,

@@ -63,6 +63,19 @@ def test_anchor_benchmark_rows_resume_and_report(tmp_path, capsys):
     assert len(list(csv.DictReader(out.open()))) == 4
 
 
+def test_anchor_runs_the_known_kernel_bounds_with_the_true_kernel(tmp_path):
+    folder, kernel = _anchor_folder(tmp_path, "tiny_moon", 2)
+    out = tmp_path / "anchor.csv"
+    argv = ["--anchor-dir", str(folder), "--csv", str(out), "--scales", "2", "--images", "tiny_moon", "--seeds", "0"]
+    argv += ["--methods", "bicubic-phase", "oracle-nonblind", "oracle-dip", "--iterations", "2", "--kernel-warmup", "2"]
+    assert anchor.main(argv) == 0
+    by = {r["method"]: r for r in csv.DictReader(out.open())}
+    assert float(by["oracle-nonblind"]["psnr_y"]) > float(by["bicubic-phase"]["psnr_y"])  # (the true kernel)
+    dip = by["oracle-dip"]
+    assert dip["iterations"] == dip["iterations_done"] == "2" and np.isfinite(float(dip["psnr_y"]))
+    assert float(dip["k_rms"]) == pytest.approx(anchor.kernel_width_of(kernel), abs=1e-3)  # the kernel never moved
+
+
 def test_anchor_report_keeps_rows_of_retired_methods_last():
     """An old CSV's rows of a method no longer in the table still report (after today's), never crash."""
     rows = [

@@ -222,3 +222,15 @@ def test_speed_worker_and_report_smoke():
     )
     assert "ratio vs bare" in md and "Breakdown of one amortised inner step — hacbsr" in md
     assert "Not measured" in md and "timeout" in md
+
+
+@pytest.mark.parametrize("protocol", ["bicubic", "stride"])
+def test_quality_runs_the_known_kernel_bounds(quality, hr_dir, tmp_path, protocol):
+    """The oracle rows get the protocol's true forward kernel (bicubic: through the cubic's ↓s) and noise."""
+    out = tmp_path / "out"
+    argv = _argv(hr_dir, out, "--methods", "bicubic-phase", "oracle-nonblind", "oracle-dip", "--protocol", protocol)
+    assert quality.main([*argv, "--images", "ceres_a"]) == 0
+    by = {r["method"]: r for r in _rows(out / "results.csv")}
+    assert set(by) == {"bicubic-phase", "oracle-nonblind", "oracle-dip"}
+    assert float(by["oracle-nonblind"]["psnr_y"]) > float(by["bicubic-phase"]["psnr_y"])
+    assert by["oracle-dip"]["iterations"] == "2" and math.isfinite(float(by["oracle-dip"]["psnr_y"]))

@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from benchmarks.lr_cache import LRCache
 from benchmarks.methods import ENGINE_METHODS, METHODS, label, method_config, paper_cell
+from benchmarks.oracle import dip, forward_kernel, nonblind, oracle_of
+
+from ..helpers import TINY
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem != "__init__")
@@ -29,8 +33,10 @@ def test_the_table_holds_todays_methods_in_report_order():
         "hacbsr-mlmc-kernel",
         "hacbsr-own-kernel",
         "hacbsr-fast",
+        "oracle-nonblind",
+        "oracle-dip",
     ]
-    assert list(METHODS)[2:] == ENGINE_METHODS
+    assert list(METHODS)[2:-2] == ENGINE_METHODS  # (the oracles need the true kernel besides a config)
     labels = [m.label for m in METHODS.values()]
     assert len(set(labels)) == len(labels)
 
@@ -107,3 +113,47 @@ def test_no_import_circle_and_paths_stay_engine_free():
         "assert 'benchmarks.quality' not in sys.modules, 'quality_report imports quality'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def blurred_case(scale=2):
+    """A 48² HR texture, its anisotropic Gaussian kernel (11², the ×2 model's K) and the stride-protocol LR."""
+    import torch
+
+    from napari_hacbsr.core.degradation import forward_model
+
+    yy, xx = np.mgrid[0:48, 0:48]
+    hr = 0.5 + 0.25 * np.sin(xx / 2.1) * np.cos(yy / 3.3) + 0.15 * np.sin((xx + 2 * yy) / 1.7)
+    t = np.arange(11) - 5
+    kernel = np.exp(-(t[:, None] ** 2) / (2 * 1.6**2) - t[None, :] ** 2 / (2 * 0.9**2))
+    kernel /= kernel.sum()
+    lr = forward_model(torch.from_numpy(hr)[None, None], torch.from_numpy(kernel), scale)[0, 0].numpy()
+    return hr, kernel, lr
+
+
+def test_the_true_kernel_non_blind_solve_beats_the_cubic_on_a_blurred_image():
+    from napari_hacbsr.core.degradation import phase_correct_bicubic
+    from napari_hacbsr.core.metrics import psnr
+
+    hr, kernel, lr = blurred_case()
+    sr = nonblind(lr, kernel, 2, "stride", noise_sigma=0.0)
+    cubic = np.clip(phase_correct_bicubic(lr, 2, "stride"), 0, 1)
+    inner = (slice(6, -6), slice(6, -6))  # (the solve leaves the frame's wrap out)
+    assert sr.shape == hr.shape and np.isfinite(sr).all()
+    assert psnr(sr[inner], hr[inner]) > psnr(cubic[inner], hr[inner]) + 1.0
+
+
+def test_the_oracle_dip_trains_the_image_prior_with_the_kernel_frozen_to_the_truth():
+    _, kernel, lr = blurred_case()
+    config = method_config("oracle-dip", scale=2, sampling="stride", **{**TINY, "inner_steps": 1, "kernel_warmup": 2})
+    result = dip(lr.astype(np.float32), kernel, config)
+    assert result.sr.shape == (48, 48) and np.isfinite(result.sr).all() and result.iterations_done == 3
+    np.testing.assert_allclose(result.kernel, kernel, atol=1e-6)  # no kernel stage moved it
+
+
+def test_the_oracles_are_named_and_the_stride_protocol_kernel_is_the_blur_itself():
+    assert (oracle_of("oracle-nonblind"), oracle_of("oracle-dip"), oracle_of("hacbsr")) == ("nonblind", "dip", None)
+    assert not METHODS["oracle-nonblind"].engine and METHODS["oracle-dip"].engine
+    _, kernel, _ = blurred_case()
+    np.testing.assert_array_equal(forward_kernel(kernel, 2, "stride"), kernel.astype(np.float32))
+    effective = forward_kernel(kernel, 2, "bicubic")  # through MATLAB's cubic ↓2: K + 4s wide
+    assert effective.shape == (19, 19) and abs(effective.sum() - 1) < 1e-5

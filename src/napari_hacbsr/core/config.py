@@ -12,7 +12,6 @@ from typing import Any
 
 from .choices import (  # noqa: F401  (re-exported: the faces read the choice lists through config)
     ENCODERS,
-    FALLBACK_ENCODERS,
     MAX_SCALE,
     MODES,
     NOISE_GATE,
@@ -46,6 +45,9 @@ class HACBSRConfig:
     iterations: int | None = None  # N; None -> the device's default (choices.SCHEDULES)
     inner_steps: int = 5  # P
     kernel_warmup: int = 200  # A18: MLMC's kernel warm-up, Adam steps on prior kernels
+    # stop when the LR residual and the kernel moved by at most this (relative) over a window of outer
+    # iterations (core.convergence), N then a ceiling; 0: run all N; None: the mode's (choices.MODE_SCHEDULES)
+    convergence_tol: float | None = None
 
     # --- learning rates (A1, A19)
     lr_image: float = 5e-3
@@ -95,9 +97,6 @@ class HACBSRConfig:
     clip_model: str = "ViT-B-32"
     clip_pretrained: str = "openai"  # open_clip pretrained tag
     clip_checkpoint: str | None = None  # local weights file; overrides the tag
-    # weight-free f_c when CLIP is absent: "pixels-224" ([0,1] units) or the spec's literal
-    # "pixels-224-clipnorm" (CLIP mean/std scaling, ~14x stronger pull; see docs/algorithm.md)
-    fallback_encoder: str = "pixels-224"
 
     # --- network channels for single-channel images: 3 replicates gray as the paper did (2359K)
     gray_channels: int = 3

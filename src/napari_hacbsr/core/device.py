@@ -10,6 +10,8 @@ import sys
 
 import torch
 
+from .errors import OutOfMemoryError
+
 log = logging.getLogger(__name__)
 
 DEVICE_ENV = "NAPARI_HACBSR_DEVICE"
@@ -141,6 +143,15 @@ def load_compiler_stack_safely() -> None:
         import torch._dynamo  # noqa: F401
     except Exception:  # pragma: no cover - optional on exotic torch builds
         log.debug("torch._dynamo could not be imported", exc_info=True)
+
+
+def out_of_memory(device: torch.device, lr_shape: tuple[int, ...], scale: int) -> OutOfMemoryError:
+    """The error of a run that ran out of memory on `device`, once its memory is released (freed here)."""
+    free_device_memory(device)
+    return OutOfMemoryError(
+        f"{describe_device(device)} ran out of memory for a {lr_shape[0]}×{lr_shape[1]} image at ×{scale}. "
+        f"Memory has been released: try a smaller crop, a smaller scale, or device='cpu'."
+    )
 
 
 def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:

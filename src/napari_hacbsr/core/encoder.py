@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import HACBSRConfig
+from .device import describe_device
 from .errors import EncoderUnavailableError
 
 CHECKPOINT_ENV = "HACBSR_CLIP_CHECKPOINT"
@@ -56,9 +57,10 @@ class _ResizeNormalize(nn.Module):
 class PixelEncoder(nn.Module):
     """Weight-free f_c: the 224² bicubic resize, flattened (a linear map B, as the paper's appendix).
 
-    `clip_scaling=False` (default) keeps [0, 1] pixel units. `clip_scaling=True` is the spec's
-    literal fallback (CLIP mean/std normalisation); its 1/σ² ≈ 14× larger scale makes θh·L_con
-    dominate the data term and stalls the fit (docs/algorithm.md has the measurements).
+    `clip_scaling=False` (the engine's) keeps [0, 1] pixel units. `clip_scaling=True` is the spec's
+    literal fallback (CLIP mean/std normalisation), kept for its test only: its 1/σ² ≈ 14× larger scale makes
+    θh·L_con dominate the data term and stalls the fit far below the cubic (notebook 2026-11-25, "The
+    weight-free fallback encoder's scale"), so it is no longer a setting (issue 26).
     """
 
     def __init__(self, clip_scaling: bool = False) -> None:
@@ -71,7 +73,7 @@ class PixelEncoder(nn.Module):
         return self.prep(x).flatten(1)
 
 
-FALLBACKS = {"pixels-224": False, "pixels-224-clipnorm": True}  # name -> clip_scaling
+FALLBACK_NAME = "fallback:pixels-224"  # (the provenance name of every fallback run since `a5f615a`)
 
 
 class ClipImageEncoder(nn.Module):
@@ -111,6 +113,16 @@ class LoadedEncoder:
     def is_fallback(self) -> bool:
         """Whether this is a weight-free fallback encoder, not CLIP."""
         return self.name.startswith("fallback")
+
+
+def run_labels(device: torch.device, encoder: LoadedEncoder | None) -> dict[str, str]:
+    """What a run reports it uses (its setup Step and its Result): the device and the feature encoder."""
+    return {
+        "device": str(device),
+        "device_name": describe_device(device),
+        "encoder": encoder.name if encoder else "none",
+        "encoder_note": encoder.note if encoder else "",
+    }
 
 
 def describe_encoder(name: str, note: str) -> str:
@@ -227,8 +239,8 @@ def load_encoder(config: HACBSRConfig, device: torch.device) -> LoadedEncoder | 
     """The f_c this run uses, on `device`; None when the history contrast is off."""
     if not config.history_enabled:
         return None
-    fallback_name = f"fallback:{config.fallback_encoder}"
-    fallback = PixelEncoder(FALLBACKS[config.fallback_encoder])
+    fallback_name = FALLBACK_NAME
+    fallback = PixelEncoder()
     if config.encoder == "fallback":
         return LoadedEncoder(fallback.to(device), fallback_name, "fallback requested")
     try:

@@ -19,13 +19,13 @@ import torch.nn.functional as F
 
 from .cks import ContrastiveKernelSampler
 from .config import HACBSRConfig
+from .convergence import Convergence, first_check
 from .degradation import KernelSampler, forward_model, phase_correct_bicubic
-from .device import describe_device, free_device_memory, is_out_of_memory, make_adam, resolve_device
-from .encoder import load_encoder
-from .errors import OutOfMemoryError
+from .device import free_device_memory, is_out_of_memory, make_adam, out_of_memory, resolve_device
+from .encoder import load_encoder, run_labels
 from .image import PreparedImage
 from .losses import DataTerm, alpha_from_loss, data_loss, hyper_laplacian, meta_weights
-from .networks import ImageGenerator, KernelGenerator
+from .networks import FixedKernel, ImageGenerator, KernelGenerator
 from .plan import RunPlan, prepare_run
 from .records import Result, Step
 
@@ -55,7 +55,7 @@ class Solver:
             self.z_x = torch.rand(1, channels, scale * h, scale * w) * _NOISE_SCALE
             self.z_k = torch.rand(LATENT_KERNEL) * _NOISE_SCALE
             self.net_x = ImageGenerator(channels, channels)
-            self.net_k = KernelGenerator(config.kernel_size, LATENT_KERNEL)
+            self.net_k: torch.nn.Module = KernelGenerator(config.kernel_size, LATENT_KERNEL)
         self.net_hist: ImageGenerator | None = None
         if config.history_enabled:  # A14: an exact copy at init, parameters-only EMA, no grad
             self.net_hist = copy.deepcopy(self.net_x).requires_grad_(False).to(device)
@@ -319,6 +319,7 @@ def iterate(
     should_stop: Callable[[], bool] | None = None,
     *,
     channel_axis: int | None = None,
+    known_kernel: np.ndarray | None = None,
 ) -> Generator[Step, None, Result]:
     """Run HACBSR on `image`, yielding a `Step` per outer iteration and returning a `Result`.
 
@@ -328,6 +329,8 @@ def iterate(
     device and this image. should_stop: polled before every inner step; when it returns True the run ends
     and the current estimate is returned (Result.stopped_early = True). The first Step (stage "setup") says
     which device and feature encoder the run uses; the Result carries the plan. The input is never modified.
+    The run ends early once converged (`core.convergence`, the plan's `convergence_tol`). known_kernel (the
+    benchmarks' oracle): G_k replaced by this K×K kernel, so only the image prior is trained.
     """
     prepared, cfg = prepare_run(image, config, channel_axis)
     device = resolve_device(cfg.device)
@@ -337,13 +340,10 @@ def iterate(
     solver: Solver | None = None
     try:
         solver = Solver(prepared, cfg, device)
-        encoder = solver.encoder
-        run_info: dict[str, Any] = {
-            "device": str(device),
-            "device_name": describe_device(device),
-            "encoder": encoder.name if encoder else "none",
-            "encoder_note": encoder.note if encoder else "",
-        }
+        if known_kernel is not None:  # (HACBSR mode: its kernel stages fit it to itself, and no parameter moves)
+            solver.net_k, solver.draw_kernel = FixedKernel(known_kernel).to(device), lambda: known_kernel
+        run_info: dict[str, Any] = run_labels(device, solver.encoder)
+        converge = Convergence(cfg.convergence_tol, first_check(cfg.share_iterations))
         history: list[dict[str, float]] = []
         # the first picture: a cubic upsample on the run's sampling grid, until the generator has one
         preview = prepared.to_output(
@@ -360,15 +360,18 @@ def iterate(
             if stopped:
                 break
             done = index + 1
+            losses["lr_mse"] = solver.lr_consistency()
+            converged = converge.update(losses["lr_mse"], solver.kernel_estimate())
             history.append(losses)
-            with_arrays = done == 1 or done == total or done % cfg.live_every == 0
+            with_arrays = done == 1 or done == total or converged or done % cfg.live_every == 0
             live_sr, live_kernel = solver.snapshot() if with_arrays else (None, None)
             elapsed = time.perf_counter() - start
             yield Step(done, total, "iterate", losses, solver.alpha, elapsed, live_sr, live_kernel)
+            if converged:
+                break
         if solver.trained or not stopped:
             sr, kernel = solver.snapshot()
-        timings = dict(solver.timings)
-        timings["total"] = time.perf_counter() - start
+        timings = {**solver.timings, "total": time.perf_counter() - start}
         return Result(
             sr=sr,
             kernel=kernel,
@@ -376,6 +379,7 @@ def iterate(
             **run_info,
             iterations_done=done,
             stopped_early=stopped,
+            converged=not stopped and done < total,
             timings=timings,
             normalization=prepared.normalization,
             missing_pixels=prepared.missing_pixels,
@@ -387,12 +391,7 @@ def iterate(
     except Exception as exc:
         if is_out_of_memory(exc):
             solver = None
-            free_device_memory(device)
-            raise OutOfMemoryError(
-                f"{describe_device(device)} ran out of memory for a {prepared.y.shape[1]}×{prepared.y.shape[2]} "
-                f"image at ×{cfg.scale}. Memory has been released: try a smaller crop, a smaller scale, or "
-                f"device='cpu'."
-            ) from None
+            raise out_of_memory(device, prepared.y.shape[1:], cfg.scale) from None
         raise
     finally:
         if solver is not None:

@@ -124,6 +124,26 @@ class KernelGenerator(nn.Module):
         return F.softmax(self.net(z), dim=-1).reshape(self.kernel_size, self.kernel_size)
 
 
+class FixedKernel(nn.Module):
+    """A known kernel in G_k's place (the benchmarks' known-kernel oracle): every call returns the same K×K
+    kernel as a fresh leaf, so the kernel stages' losses still backpropagate and no parameter moves.
+    """
+
+    kernel: torch.Tensor
+
+    def __init__(self, kernel: object) -> None:
+        super().__init__()
+        kernel = torch.as_tensor(kernel, dtype=torch.float32).detach().clone()
+        if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1] or kernel.shape[0] % 2 == 0:
+            raise ValueError(f"a known kernel is square with an odd side, got shape {tuple(kernel.shape)}")
+        self.kernel_size = int(kernel.shape[0])
+        self.register_buffer("kernel", kernel / kernel.sum())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The known kernel (`z` is ignored)."""
+        return self.kernel.clone().requires_grad_(torch.is_grad_enabled())
+
+
 def count_parameters(module: nn.Module) -> int:
     """The number of parameters of `module`."""
     return sum(p.numel() for p in module.parameters())

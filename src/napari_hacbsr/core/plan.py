@@ -38,6 +38,7 @@ class RunPlan:
     share_iterations: int  # the mode's 1-SSIM share of N whatever the gate (where the kernel loss switches)
     image_prior_weight: float  # the hyper-Laplacian's weight, × noise / gate above the gate
     history_in_mse: bool
+    convergence_tol: float  # the stopping rule's tolerance (core.convergence); 0: all N iterations
     reconstruction: str  # "hacbsr" or "fast" ("auto" resolved by the time estimate)
     hacbsr_seconds: float | None  # full HACBSR's time estimate for the frame (None: no image or device model)
 
@@ -96,6 +97,7 @@ class RunPlan:
             "share_iterations": self.share_iterations,
             "image_prior_weight": self.image_prior_weight,
             "history_in_mse": self.history_in_mse,
+            "convergence_tol": self.convergence_tol,
             "reconstruction": self.reconstruction,
             "hacbsr_seconds": self.hacbsr_seconds,
             "loss_schedule": self.describe_loss_schedule(),
@@ -138,6 +140,7 @@ def resolve(
     if config.mode == "mlmc":  # MLMC mode is the MLMC code's loop: its meta step fits the data loss
         kernel = KernelModel(**{**vars(kernel), "kernel_loss": "data"})
     history = mode["history_in_mse"] if config.history_in_mse is None else config.history_in_mse
+    tol = mode["convergence_tol"] if config.convergence_tol is None else config.convergence_tol
     shape = prepared.lr_shape if prepared is not None else lr_shape
     seconds = None
     if shape is not None:
@@ -159,6 +162,7 @@ def resolve(
         share_iterations=share_iterations,
         image_prior_weight=weight,
         history_in_mse=bool(history),
+        convergence_tol=float(tol),
         reconstruction=reconstruction,
         hacbsr_seconds=seconds,
     )

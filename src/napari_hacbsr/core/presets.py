@@ -10,7 +10,7 @@ from .config import HACBSRConfig
 # 1-SSIM for the whole run whatever the noise estimate says, better on noise-free data (the MLMC anchor files)
 # and harmful on noisy data. "paper": the engine as first implemented, bit for bit: MLMC's stride sampling,
 # the first engine's kernel model (core.kernel_model, "paper"), 1-SSIM for the first 81 of 300, the history
-# term in the MSE phase too, no noise gate.
+# term in the MSE phase too, no noise gate, all N iterations.
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "noise-free": {"ssim_share": 1.0, "noise_gate": False},
@@ -20,6 +20,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "ssim_share": 81 / 300,
         "noise_gate": False,
         "history_in_mse": True,
+        "convergence_tol": 0.0,
     },
 }
 PRESET_NAMES = tuple(PRESETS)

@@ -68,8 +68,8 @@ class Result:
     device_name: str  # e.g. "CPU", "NVIDIA H100 80GB HBM3"
     encoder: str  # e.g. "clip:ViT-B-32/openai", "fallback:pixels-224", "none"
     encoder_note: str  # why the fallback was used, or ""
-    iterations_done: int
-    stopped_early: bool
+    iterations_done: int  # outer iterations run: the plan's N, fewer when stopped or converged
+    stopped_early: bool  # stopped by the caller (should_stop)
     timings: dict[str, float]  # seconds per stage: setup, warmup, kl, cil, history, meta, total
     normalization: Normalization
     missing_pixels: int  # NaN/inf input pixels treated as missing data
@@ -77,6 +77,7 @@ class Result:
     losses: list[dict[str, float]] = field(default_factory=list)  # one record per outer iteration
     lr_consistency: float = float("nan")  # masked MSE of (sr ⊛ k)↓s vs the LR input, [0,1] units
     inner_steps_done: int = 0
+    converged: bool = False  # ended before N by the convergence rule (core.convergence)
     # the tile grid (core.tiling): LR boxes (n_rows, n_cols, 4) as (y0, x0, y1, x1) and each tile's kernel
     # (n_rows, n_cols, K, K; NaN where a tile did not finish); an untiled run is a 1×1 grid
     tile_boxes: np.ndarray | None = None
@@ -115,6 +116,7 @@ class Result:
             "encoder_note": self.encoder_note,
             "iterations_done": self.iterations_done,
             "stopped_early": self.stopped_early,
+            "converged": self.converged,
             "timings": dict(self.timings),
             "normalization": self.normalization.to_dict(),
             "missing_pixels": self.missing_pixels,

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, TypeGuard
 
 from .choices import (
     ENCODERS,
-    FALLBACK_ENCODERS,
     KERNEL_MODEL_NAMES,
     MODES,
     PRECISIONS,
@@ -78,6 +77,11 @@ def check_config(cfg: HACBSRConfig) -> None:
         need(
             value is None or isinstance(value, bool), f"{name} must be True, False or None (the mode's), got {value!r}"
         )
+    need(
+        cfg.convergence_tol is None or (_is_number(cfg.convergence_tol) and 0 <= cfg.convergence_tol < 1),
+        f"convergence_tol must be a fraction >= 0 and < 1 (0: run every iteration; None: the mode's), "
+        f"got {cfg.convergence_tol!r}",
+    )
     for name in ("lr_image", "lr_kernel"):
         value = getattr(cfg, name)
         ok = _is_number(value) and 0 < value < float("inf")
@@ -94,10 +98,6 @@ def check_config(cfg: HACBSRConfig) -> None:
     lo, hi = cfg.alpha_loss_range
     need(0 <= lo < hi, f"alpha_loss_range must satisfy 0 <= low < high, got {cfg.alpha_loss_range}")
     need(cfg.encoder in ENCODERS, f"encoder must be one of {ENCODERS}, got {cfg.encoder!r}")
-    need(
-        cfg.fallback_encoder in FALLBACK_ENCODERS,
-        f"fallback_encoder must be one of {FALLBACK_ENCODERS}, got {cfg.fallback_encoder!r}",
-    )
     need(
         cfg.reconstruction in RECONSTRUCTIONS,
         f"reconstruction must be one of {RECONSTRUCTIONS}, got {cfg.reconstruction!r}",
