@@ -82,6 +82,22 @@ def test_strict_clip_without_weights_fails_fast_with_advice(monkeypatch, tmp_pat
     assert time.perf_counter() - t0 < 30
 
 
+def test_weights_are_never_downloaded_at_run_time(monkeypatch, tmp_path):
+    # hub reachable (HF_HUB_OFFLINE unset) and no cached weights: the run must still not touch the network
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("HACBSR_CLIP_CHECKPOINT", raising=False)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a run tried to download CLIP weights")
+
+    monkeypatch.setattr(open_clip, "download_pretrained", no_network)
+    monkeypatch.setattr("socket.create_connection", no_network)
+    with pytest.raises(EncoderUnavailableError, match="not in the local cache"):
+        load_encoder(HACBSRConfig(encoder="clip"), torch.device("cpu"))
+
+
 def test_missing_checkpoint_path_is_an_error_in_strict_mode(tmp_path):
     cfg = HACBSRConfig(encoder="clip", clip_checkpoint=str(tmp_path / "nope.pt"))
     with pytest.raises(EncoderUnavailableError, match="does not exist"):

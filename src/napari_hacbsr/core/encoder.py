@@ -1,9 +1,8 @@
 """The feature encoder f_c of the history-contrastive term (spec §5.4, reading A11).
 
 Default: the frozen image tower of OpenAI CLIP ViT-B/32 through open_clip. Weights are found,
-in order, at `clip_checkpoint` (config), $HACBSR_CLIP_CHECKPOINT, the open_clip / Hugging Face
-caches, and only then downloaded, and only when the hub answers within a couple of seconds, so
-an offline machine does not sit in download retries. When no weights load, encoder="auto" falls
+in order, at `clip_checkpoint` (config), $HACBSR_CLIP_CHECKPOINT and the open_clip / Hugging Face
+caches; they are never downloaded at run time. When no weights load, encoder="auto" falls
 back to a weight-free pixel encoder with a warning, and the result records which one ran;
 encoder="clip" raises EncoderUnavailableError instead.
 """
@@ -11,7 +10,6 @@ encoder="clip" raises EncoderUnavailableError instead.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +25,6 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 FALLBACK_SIZE = 224
 RANDOM_INIT_TAG = "none"  # clip_pretrained="none": random init, for tests; labelled as such
-_HUB_HOST = ("huggingface.co", 443)
 
 
 def _as_rgb(x: torch.Tensor) -> torch.Tensor:
@@ -140,16 +137,6 @@ def describe_encoder(name: str, note: str) -> str:
     return "Feature encoder: the built-in pixel encoder (as requested)."
 
 
-def _hub_reachable(timeout: float = 2.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    try:
-        with socket.create_connection(_HUB_HOST, timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _cached_pretrained(pretrained_cfg: dict) -> str | None:
     """Path of already-downloaded weights for an open_clip pretrained config, without network."""
     hub = pretrained_cfg.get("hf_hub", "")
@@ -193,13 +180,11 @@ def _find_weights(config: HACBSRConfig) -> str | None:
     cached = _cached_pretrained(pretrained_cfg)
     if cached:
         return cached
-    if not _hub_reachable():
-        raise FileNotFoundError(
-            f"CLIP weights {config.clip_model}/{tag} are not in the local cache and the model hub cannot be "
-            f"reached (offline). Download them once on a connected machine, or pass a weights file with "
-            f"clip_checkpoint=... / --clip-checkpoint / ${CHECKPOINT_ENV}"
-        )
-    return open_clip.download_pretrained(pretrained_cfg)
+    # never downloaded at run time: a run must not depend on the network (nor wait on it)
+    raise FileNotFoundError(
+        f"CLIP weights {config.clip_model}/{tag} are not in the local cache. Download them once on a "
+        f"connected machine, or pass a weights file with clip_checkpoint=... / --clip-checkpoint / ${CHECKPOINT_ENV}"
+    )
 
 
 def _build_clip(config: HACBSRConfig) -> LoadedEncoder:
