@@ -89,9 +89,11 @@ def test_stop_during_warmup_ends_within_one_step_without_a_forward_pass(counted)
 
 def test_stop_during_iterations_ends_within_one_inner_step():
     warmup = CFG.kernel_warmup
-    stop = Poll(warmup + 3)  # polls: one per warm-up step, then one before each inner step
+    # polls: one per warm-up step, one before the history pass, one before the snapshot, one before the
+    # first KL stage, then one before each inner step: the 6th after the warm-up stops before the third
+    stop = Poll(warmup + 6)
     _, result = drain(iterate_tiled(image(20, 20), CFG.replace(iterations=5), stop))
-    assert stop.calls == warmup + 3 and result.inner_steps_done == 2 and result.stopped_early
+    assert stop.calls == warmup + 6 and result.inner_steps_done == 2 and result.stopped_early
 
 
 def test_stop_between_tiles_keeps_the_finished_tile_and_the_cubic_elsewhere():
