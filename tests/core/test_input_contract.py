@@ -151,3 +151,23 @@ def test_the_sr_tiff_keeps_the_levels_float32_cannot_hold(tmp_path):
     plain = np.array([[0.25, 0.5]], np.float64)  # a float64 input's SR: the float32 TIFF as before
     write_sr_tiff(tmp_path / "plain.tif", plain, Normalization(0.0, 1.0, "float64", "float64"))
     assert tifffile.imread(tmp_path / "plain.tif").dtype == np.float32
+
+
+def test_a_napari_layer_instead_of_its_data_is_told_what_to_pass():
+    class Image:  # what a napari Image layer looks like to core (which never imports napari)
+        __module__ = "napari.layers.image.image"
+        name = "moon"
+        data = np.zeros((40, 40))
+
+    class DataArray:  # an xarray-like object with .data and .name stays an array
+        name = "moon"
+        data = np.zeros((40, 40))
+
+        def __array__(self, dtype=None, copy=None):
+            return np.random.default_rng(0).random((40, 40))
+
+    assert prepare_image(DataArray(), 2).lr_shape == (40, 40)
+
+    with pytest.raises(ValueError, match=r"got the napari Image layer 'moon', not an array: pass its pixels, "
+                       r"super_resolve\(layer.data"):  # fmt: skip
+        prepare_image(Image(), 2)

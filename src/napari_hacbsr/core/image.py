@@ -132,6 +132,12 @@ def _unmasked(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
     if isinstance(image, np.ma.MaskedArray):
         masked = np.ma.getmaskarray(image)
         return np.asarray(image.data), (masked if masked.any() else None)
+    if type(image).__module__.startswith("napari.layers") and hasattr(image, "data"):
+        # a napari layer (by its module: core does not import napari) would become a 0-d object array
+        raise ValueError(
+            f"got the napari {type(image).__name__} layer {getattr(image, 'name', '')!r}, not an array: pass its "
+            f"pixels, super_resolve(layer.data, ...), or use run_in_viewer(viewer, layer, ...) to keep its placement"
+        )
     return np.asarray(image), None
 
 
