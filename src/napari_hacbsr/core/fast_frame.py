@@ -62,7 +62,6 @@ def iterate_fast(
     fill = prepared.to_output(np.clip(phase_correct_bicubic(prepared.y, s, plan.sampling, channel_axis=0), 0, 1))
     estimate = yield from estimate_kernel(prepared, plan, stop, start, fill)
     kernel, boxes, results, stopped, estimate_plan = estimate
-    first = results[0]
     hr, info = (None, None) if stopped else (yield from _reconstruct(prepared, plan, kernel, stop, start))
     stopped = stopped or (info is not None and info.stopped)
     norm = prepared.normalization
@@ -73,25 +72,17 @@ def iterate_fast(
             {"stage": "reconstruct", "solver": "non-blind L-BFGS (core.nonblind)", "weight": info.weight,
              "iterations_done": info.iterations_done, "noise_sigma": info.noise_sigma}
         )  # fmt: skip
-    timings = {"estimate": sum(r.timings.get("total", 0.0) for r in results)}
-    timings["total"] = time.perf_counter() - start
     return Result(
         sr=fill if hr is None else prepared.to_output(hr),
         kernel=kernel,
         plan=plan,
-        device=first.device,
-        device_name=first.device_name,
-        encoder=first.encoder,
-        encoder_note=first.encoder_note,
         iterations_done=0 if info is None else info.iterations_done,
         stopped_early=stopped,
-        timings=timings,
         normalization=norm,
         missing_pixels=prepared.missing_pixels,
         channel_axis=prepared.channel_axis,
-        losses=[loss for r in results for loss in r.losses],
         lr_consistency=float("nan") if info is None else info.lr_rmse**2,
-        inner_steps_done=sum(r.inner_steps_done for r in results),
+        **estimate_record(results, start),
         tile_boxes=np.array([[[0, 0, h, w]]]),
         kernel_map=kernel[None, None].copy(),
         tiles_done=sum(not r.stopped_early for r in results),
@@ -99,6 +90,21 @@ def iterate_fast(
         consistency_map=consistency,
         stages=stages,
     )
+
+
+def estimate_record(results: list[Result], start: float) -> dict:
+    """The Result fields that come from the estimate tiles' runs: device, encoder, losses, steps, timings."""
+    first = results[0]
+    estimate_s = sum(r.timings.get("total", 0.0) for r in results)
+    return {
+        "device": first.device,
+        "device_name": first.device_name,
+        "encoder": first.encoder,
+        "encoder_note": first.encoder_note,
+        "losses": [loss for r in results for loss in r.losses],
+        "inner_steps_done": sum(r.inner_steps_done for r in results),
+        "timings": {"estimate": estimate_s, "total": time.perf_counter() - start},
+    }
 
 
 def estimate_kernel(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .degradation import phase_correct_bicubic
-from .fast_frame import estimate_kernel, stream_solve
+from .fast_frame import estimate_kernel, estimate_record, stream_solve
 from .image import PreparedImage, prepare_image
 from .nonblind import ITERATIONS
 from .plan import RunPlan
@@ -134,24 +134,17 @@ def iterate_stack(
     if info is not None:
         stages.append({"stage": "reconstruct", "solver": "multi-frame L-BFGS (core.stack_solve)",
                        "weight": info.weight, "iterations_done": info.iterations_done})  # fmt: skip
-    first = results[0]
     return Result(
         sr=sr,
         kernel=frame_kernels[0],
         plan=plan,
-        device=first.device,
-        device_name=first.device_name,
-        encoder=first.encoder,
-        encoder_note=first.encoder_note,
         iterations_done=0 if info is None else info.iterations_done,
         stopped_early=stopped or (info is not None and info.stopped),
-        timings={"estimate": sum(r.timings.get("total", 0.0) for r in results), "total": time.perf_counter() - start},
         normalization=ref.normalization,
         missing_pixels=ref.missing_pixels,
         channel_axis=ref.channel_axis,
-        losses=[loss for r in results for loss in r.losses],
         lr_consistency=float("nan") if info is None else info.lr_rmse[0] ** 2,
-        inner_steps_done=sum(r.inner_steps_done for r in results),
+        **estimate_record(results, start),
         tiles_done=len(kernels),
         reconstruction="stack",
         stages=stages,
