@@ -45,8 +45,7 @@ def prepare_stack(
             prepared.append(prepare_image(frame, scale, channel_axis, gray_channels))
         except ValueError as exc:
             raise ValueError(f"frame {index} of the stack: {exc}") from None
-    check_frames(prepared)
-    return prepared
+    return prepared  # (iterate_stack checks the stack as a whole)
 
 
 def check_frames(prepared: list[PreparedImage]) -> None:
